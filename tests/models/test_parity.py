@@ -60,3 +60,21 @@ def test_save_load_roundtrip_keeps_audio_branch(tmp_path, wan_dirs):
     assert info["missing_keys"] == []
     for (k, v), (k2, v2) in zip(m.state_dict().items(), m2.state_dict().items()):
         assert k == k2 and torch.equal(v, v2), k
+
+
+def test_from_pretrained_subfolder_and_half_precision(tmp_path, wan_dirs):
+    m = GloriaTransformer3DModel.from_pretrained(wan_dirs["i2v"])
+    m.save_pretrained(tmp_path / "transformer")
+    bf = GloriaTransformer3DModel.from_pretrained(tmp_path, subfolder="transformer", torch_dtype=torch.bfloat16).eval()
+    assert bf.proj_out.weight.dtype == torch.bfloat16
+    assert bf.scale_shift_table.dtype == torch.float32  # Wan's fp32-kept modules stay fp32
+    x, t, text, kw = _inputs("i2v", bf)
+    from gloria import AnchorLatent
+
+    anchors = [[AnchorLatent(torch.randn(16, 1, 4, 6), "global"), AnchorLatent(torch.randn(16, 1, 2, 2), "expression", "sad")]] * 2
+    with torch.no_grad():
+        out = bf(x.bfloat16(), t, text.bfloat16(), anchors=anchors, audio_states=torch.randn(2, 9, 768).bfloat16(),
+                 **{k: v.bfloat16() for k, v in kw.items()}).sample
+        ref = m.eval()(x, t, text, anchors=anchors, audio_states=torch.randn(2, 9, 768), **kw).sample
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+    assert _rel(out.float(), ref) < 0.05  # bf16 stays close to fp32 (audio is zero-init: no effect)

@@ -50,12 +50,17 @@ class _Modulation:
     levels: torch.Tensor
     index: torch.Tensor | None
 
-    def params(self, table: torch.Tensor) -> list[torch.Tensor]:
-        """`table` `[1, n, dim]` + levels -> n tensors broadcastable to `[B, S, dim]` (float32)."""
-        mod = table + self.levels.float()  # [B or U, n, dim]
+    def params(self, table: torch.Tensor, start: int = 0, stop: int | None = None) -> list[torch.Tensor]:
+        """(`table` `[1, n, dim]` + levels)[start:stop] -> tensors broadcastable to `[B, S, dim]` (float32).
+
+        Per-token mode gathers `[B, S, dim]` per parameter: ask for the ones needed now (start/stop) to
+        keep the peak at a few activations instead of six.
+        """
+        stop = table.shape[1] if stop is None else stop
+        mod = table[:, start:stop] + self.levels[:, start:stop].float()  # [B or U, k, dim]
         if self.index is None:
-            return list(mod.chunk(mod.shape[1], dim=1))  # each [B, 1, dim]
-        return [mod[:, k][self.index] for k in range(mod.shape[1])]  # each [B, S, dim]
+            return list(mod.chunk(stop - start, dim=1))  # each [B, 1, dim]
+        return [mod[:, k][self.index] for k in range(stop - start)]  # each [B, S, dim]
 
 
 class GloriaTransformer3DModel(WanTransformer3DModel):
@@ -420,7 +425,7 @@ def _block_forward(
     n_video: int,
 ) -> torch.Tensor:
     """One Wan block (same arithmetic as `WanTransformerBlock.forward`) + the parallel audio branch."""
-    shift_msa, scale_msa, gate_msa, c_shift, c_scale, c_gate = mod.params(block.scale_shift_table)
+    shift_msa, scale_msa, gate_msa = mod.params(block.scale_shift_table, 0, 3)
 
     # 1. Self-attention over video + prefix + anchor tokens.
     normed = (block.norm1(x.float()) * (1 + scale_msa) + shift_msa).type_as(x)
@@ -437,6 +442,8 @@ def _block_forward(
         x = torch.cat([x[:, :n_video] + a, x[:, n_video:]], dim=1) if x.shape[1] > n_video else x + a
 
     # 3. Feed-forward.
+    del shift_msa, scale_msa, gate_msa
+    c_shift, c_scale, c_gate = mod.params(block.scale_shift_table, 3, 6)
     normed = (block.norm3(x.float()) * (1 + c_scale) + c_shift).type_as(x)
     ff = block.ffn(normed)
     return (x.float() + ff.float() * c_gate).type_as(x)
