@@ -53,7 +53,7 @@ def test_zero_init_audio_is_exact_noop(wan_dirs):
 def test_save_load_roundtrip_keeps_audio_branch(tmp_path, wan_dirs):
     m = GloriaTransformer3DModel.from_pretrained(wan_dirs["ti2v"])
     with torch.no_grad():
-        for p in m.audio_attn.parameters():
+        for p in (p for a in m.audio_attn.values() for p in a.parameters()):
             p.add_(0.1)
     m.save_pretrained(tmp_path)
     m2, info = GloriaTransformer3DModel.from_pretrained(tmp_path, output_loading_info=True)

@@ -33,7 +33,7 @@ def info(args) -> int:
     import torch
 
     from gloria.models.presets import VAE_GEOMETRY, build_model
-    from gloria.models.transformer_gloria import count_tokens
+    from gloria.models.transformer_gloria import count_tokens, is_audio_key
 
     model = build_model(args.preset, device="meta")
     cfg = dict(model.config)
@@ -46,7 +46,7 @@ def info(args) -> int:
             raise ValueError(f"{kind} size {h}x{w} must be a multiple of {step} px (VAE {vae_s}x * patch {cfg['patch_size'][1]})")
     anchor_sizes = [sizes[k] for k, n in counts.items() for _ in range(n)]
     tokens = count_tokens(cfg, args.frames, args.height, args.width, anchor_sizes, args.prefix_frames, vae_t, vae_s)
-    audio_params = sum(p.numel() for n, p in model.named_parameters() if n.startswith(("audio_proj.", "audio_attn.")))
+    audio_params = sum(p.numel() for n, p in model.named_parameters() if is_audio_key(n))
     out = {
         "preset": args.preset,
         "kind": "i2v" if model.is_i2v else "ti2v",

@@ -12,7 +12,8 @@ import torch
 from diffusers.loaders.single_file_utils import convert_wan_transformer_to_diffusers
 from safetensors.torch import load_file
 
-GLORIA_PREFIXES = ("audio_proj.", "audio_attn.")
+from gloria.models.transformer_gloria import is_audio_key
+
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
@@ -45,8 +46,8 @@ def is_original_wan(state: dict[str, torch.Tensor]) -> bool:
 
 def convert_original_wan(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename original-Wan keys to diffusers/Gloria keys (Gloria's own audio keys pass unchanged)."""
-    own = {k: v for k, v in state.items() if k.startswith(GLORIA_PREFIXES)}
-    wan = {k: v for k, v in state.items() if not k.startswith(GLORIA_PREFIXES)}
+    own = {k: v for k, v in state.items() if is_audio_key(k)}
+    wan = {k: v for k, v in state.items() if not is_audio_key(k)}
     return {**convert_wan_transformer_to_diffusers(wan), **own}
 
 
@@ -64,7 +65,7 @@ def load_original_wan(path: str | Path, config: dict):
     model = GloriaTransformer3DModel(**config)
     expected = model.state_dict()
     unexpected = sorted(set(state) - set(expected))
-    missing = sorted(k for k in set(expected) - set(state) if not k.startswith(GLORIA_PREFIXES))
+    missing = sorted(k for k in set(expected) - set(state) if not is_audio_key(k))
     wrong = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
     if unexpected or missing or wrong:
         parts = []

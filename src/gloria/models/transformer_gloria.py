@@ -77,7 +77,8 @@ class GloriaTransformer3DModel(WanTransformer3DModel):
         anchor_shared_offset: the one offset used when `rope_weak_condition` is False.
     """
 
-    _no_split_modules = ["WanTransformerBlock", "AudioCrossAttention"]
+    _no_split_modules = ["WanTransformerBlock", "GloriaTransformerBlock"]
+    _repeated_blocks = ["GloriaTransformerBlock"]
 
     @register_to_config
     def __init__(
@@ -136,8 +137,11 @@ class GloriaTransformer3DModel(WanTransformer3DModel):
                 f"(= 2*out_channels+4 = {2 * latent + 4}: noise + mask + first-frame latent)"
             )
 
+        # Wan's blocks become Gloria blocks in place (same parameters; no re-allocation of a 14B model).
+        for block in self.blocks:
+            block.__class__ = GloriaTransformerBlock
+            block.register_module("audio_attn", None)  # set below for the audio blocks
         self.audio_proj = None
-        self.audio_attn = nn.ModuleDict()
         if audio_dim is not None:
             indices = list(range(0, num_layers, 2)) if audio_block_indices is None else list(audio_block_indices)
             bad = [i for i in indices if not 0 <= i < num_layers]
@@ -145,7 +149,7 @@ class GloriaTransformer3DModel(WanTransformer3DModel):
                 raise ValueError(f"audio_block_indices {indices} must be distinct block indices in 0..{num_layers - 1}")
             self.audio_proj = AudioProjection(audio_dim, audio_num_layers, inner_dim, eps=eps)
             for i in indices:
-                self.audio_attn[str(i)] = AudioCrossAttention(inner_dim, num_attention_heads, eps=eps)
+                self.blocks[i].audio_attn = AudioCrossAttention(inner_dim, num_attention_heads, eps=eps)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -158,8 +162,13 @@ class GloriaTransformer3DModel(WanTransformer3DModel):
         return self.config.in_channels != self.latent_channels
 
     @property
+    def audio_attn(self) -> dict[int, AudioCrossAttention]:
+        """Block index -> that block's audio cross-attention (only blocks with the audio branch)."""
+        return {i: b.audio_attn for i, b in enumerate(self.blocks) if b.audio_attn is not None}
+
+    @property
     def audio_block_indices(self) -> list[int]:
-        return sorted(int(k) for k in self.audio_attn.keys())
+        return sorted(self.audio_attn)
 
     def anchor_time_position(self, anchor: AnchorLatent) -> int:
         """Temporal RoPE position of an anchor's first latent frame (Eq. 1)."""
@@ -174,7 +183,7 @@ class GloriaTransformer3DModel(WanTransformer3DModel):
         if self.audio_proj is None:
             return
         ref = self.patch_embedding.weight
-        for module in [self.audio_proj, *self.audio_attn.values()]:
+        for module in [self.audio_proj, *self.audio_attn.values()]:  # noqa: B007
             if any(p.is_meta for p in module.parameters()):
                 module.to_empty(device=ref.device)
             module.to(dtype=ref.dtype)
@@ -197,7 +206,7 @@ class GloriaTransformer3DModel(WanTransformer3DModel):
         want_info = kwargs.pop("output_loading_info", False)
         model, info = super().from_pretrained(pretrained_model_name_or_path, output_loading_info=True, **kwargs)
         missing = list(info.get("missing_keys", []))
-        other = [k for k in missing if not k.startswith(("audio_proj.", "audio_attn."))]
+        other = [k for k in missing if not is_audio_key(k)]
         if other:
             raise ValueError(
                 f"checkpoint {pretrained_model_name_or_path} lacks weights the model needs: {sorted(other)[:8]}"
@@ -391,13 +400,12 @@ class GloriaTransformer3DModel(WanTransformer3DModel):
                 audio_mask = audio_mask.to(device=device, dtype=x.dtype)[:, None, None]
 
         # 5. Blocks.
-        for i, block in enumerate(self.blocks):
-            audio_attn = self.audio_attn[str(i)] if (audio is not None and str(i) in self.audio_attn) else None
-            args = (block, audio_attn, x, text, mod, rotary_emb, attn_mask, audio, audio_mask, ppf, n_video)
+        for block in self.blocks:
+            args = (x, text, mod, rotary_emb, attn_mask, audio, audio_mask, ppf, n_video)
             if torch.is_grad_enabled() and self.gradient_checkpointing:
-                x = self._gradient_checkpointing_func(_block_forward, *args)
+                x = self._gradient_checkpointing_func(block, *args)
             else:
-                x = _block_forward(*args)
+                x = block(*args)
 
         # 6. Output head on the video tokens only, unpatchify.
         x = x[:, :n_video]
@@ -411,42 +419,55 @@ class GloriaTransformer3DModel(WanTransformer3DModel):
         return Transformer2DModelOutput(sample=out)
 
 
-def _block_forward(
-    block: WanTransformerBlock,
-    audio_attn: AudioCrossAttention | None,
-    x: torch.Tensor,
-    context: torch.Tensor,
-    mod: _Modulation,
-    rotary_emb: tuple[torch.Tensor, torch.Tensor],
-    attn_mask: torch.Tensor | None,
-    audio: torch.Tensor | None,
-    audio_mask: torch.Tensor | None,
-    latent_frames: int,
-    n_video: int,
-) -> torch.Tensor:
-    """One Wan block (same arithmetic as `WanTransformerBlock.forward`) + the parallel audio branch."""
-    shift_msa, scale_msa, gate_msa = mod.params(block.scale_shift_table, 0, 3)
+class GloriaTransformerBlock(WanTransformerBlock):
+    """A Wan block (same parameters, same arithmetic) + an optional parallel audio cross-attention.
 
-    # 1. Self-attention over video + prefix + anchor tokens.
-    normed = (block.norm1(x.float()) * (1 + scale_msa) + shift_msa).type_as(x)
-    attn = block.attn1(normed, None, attn_mask, rotary_emb)
-    x = (x.float() + attn * gate_msa).type_as(x)
+    `audio_attn` is None in blocks without the audio branch. The audio branch lives inside the block so
+    that per-block wrappers (FSDP2 `fully_shard`, activation checkpointing, offload hooks) see all of a
+    block's parameters through the block's own `__call__`.
+    """
 
-    # 2. Cross-attention: text/image for every token; audio (windowed) for video tokens only.
-    normed = block.norm2(x.float()).type_as(x)
-    x = x + block.attn2(normed, context, None, None)
-    if audio_attn is not None:
-        a = audio_attn(normed[:, :n_video], audio.to(normed.dtype), latent_frames)
-        if audio_mask is not None:
-            a = a * audio_mask
-        x = torch.cat([x[:, :n_video] + a, x[:, n_video:]], dim=1) if x.shape[1] > n_video else x + a
+    def forward(
+        self,
+        hidden_states: torch.Tensor,
+        encoder_hidden_states: torch.Tensor,
+        temb: _Modulation,
+        rotary_emb: tuple[torch.Tensor, torch.Tensor],
+        attn_mask: torch.Tensor | None = None,
+        audio: torch.Tensor | None = None,
+        audio_mask: torch.Tensor | None = None,
+        latent_frames: int = 0,
+        n_video: int = 0,
+    ) -> torch.Tensor:
+        """`hidden_states` `[B, S, dim]` (video tokens first), `audio` `[B, F, window, dim]` or None."""
+        x = hidden_states
+        shift_msa, scale_msa, gate_msa = temb.params(self.scale_shift_table, 0, 3)
 
-    # 3. Feed-forward.
-    del shift_msa, scale_msa, gate_msa
-    c_shift, c_scale, c_gate = mod.params(block.scale_shift_table, 3, 6)
-    normed = (block.norm3(x.float()) * (1 + c_scale) + c_shift).type_as(x)
-    ff = block.ffn(normed)
-    return (x.float() + ff.float() * c_gate).type_as(x)
+        # 1. Self-attention over video + prefix + anchor tokens.
+        normed = (self.norm1(x.float()) * (1 + scale_msa) + shift_msa).type_as(x)
+        attn = self.attn1(normed, None, attn_mask, rotary_emb)
+        x = (x.float() + attn * gate_msa).type_as(x)
+
+        # 2. Cross-attention: text/image for every token; audio (windowed) for video tokens only.
+        normed = self.norm2(x.float()).type_as(x)
+        x = x + self.attn2(normed, encoder_hidden_states, None, None)
+        if self.audio_attn is not None and audio is not None:
+            a = self.audio_attn(normed[:, :n_video], audio.to(normed.dtype), latent_frames)
+            if audio_mask is not None:
+                a = a * audio_mask
+            x = torch.cat([x[:, :n_video] + a, x[:, n_video:]], dim=1) if x.shape[1] > n_video else x + a
+
+        # 3. Feed-forward.
+        del shift_msa, scale_msa, gate_msa
+        c_shift, c_scale, c_gate = temb.params(self.scale_shift_table, 3, 6)
+        normed = (self.norm3(x.float()) * (1 + c_scale) + c_shift).type_as(x)
+        ff = self.ffn(normed)
+        return (x.float() + ff.float() * c_gate).type_as(x)
+
+
+def is_audio_key(name: str) -> bool:
+    """True for parameters of the audio branch (absent from Wan checkpoints)."""
+    return name.startswith("audio_proj.") or ".audio_attn." in name
 
 
 def count_tokens(
@@ -466,4 +487,4 @@ def count_tokens(
     return {"latent_frames": lat_f, "video": video, "prefix": prefix, "anchors": anchors, "total": video + prefix + anchors}
 
 
-__all__ = ["GloriaTransformer3DModel", "count_tokens", "DEFAULT_ANCHOR_OFFSETS"]
+__all__ = ["GloriaTransformer3DModel", "GloriaTransformerBlock", "count_tokens", "is_audio_key", "DEFAULT_ANCHOR_OFFSETS"]
