@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	  echo "[setup] no torch found: installing the CPU build torch==2.13.0"; \
 	  $(PY) -m pip install -q "torch==2.13.0"; \
 	fi
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[dev,data]"
 	@touch $(STAMP)
 
 demo: setup

@@ -15,6 +15,8 @@ _LAZY = {
     "EXPRESSIONS": "gloria.models.anchors",
     "get_preset": "gloria.models.presets",
     "PRESETS": "gloria.models.presets",
+    "GloriaPipeline": "gloria.pipelines.pipeline_gloria",
+    "AnchorSet": "gloria.pipelines.anchor_set",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -15,6 +15,9 @@ import sys
 COMMAND_MODULES = [
     "gloria.models.cli",  # gloria info, gloria convert
     "gloria.demo",  # gloria demo
+    "gloria.synthetic.cli",  # gloria synthetic render|dataset
+    "gloria.evaluation.cli",  # gloria eval
+    "gloria.data.cli",  # gloria data build, gloria anchors extract
 ]
 
 

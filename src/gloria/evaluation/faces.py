@@ -58,7 +58,7 @@ def import_dlib():
 
 
 class DlibFaces:
-    """dlib face detection + landmarks. `detect(rgb)` -> faces sorted by area, largest first.
+    """dlib face detection + landmarks. `detect(rgb)` -> faces, most confident first.
 
     detector: "hog" (fast, frontal faces) or "cnn" (mmod, slower, more poses). upsample: dlib's
     upsampling count (1 finds faces down to ~40 px). landmarks68: also compute ArcFace keypoints.
@@ -82,7 +82,7 @@ class DlibFaces:
         self._dlib = dlib
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
-        """Faces in an RGB uint8 `[H, W, 3]` image, largest first."""
+        """Faces in an RGB uint8 `[H, W, 3]` image, most confident first."""
         img = np.ascontiguousarray(rgb, dtype=np.uint8)
         faces: list[Face] = []
         if self._cnn:
@@ -98,7 +98,7 @@ class DlibFaces:
             if self._sp5 is not None:
                 face.shape5 = self._sp5(img, r)
             faces.append(face)
-        faces.sort(key=lambda f: -f.area)
+        faces.sort(key=lambda f: -f.score)  # most confident first (HOG false positives score low)
         return faces
 
     def info(self) -> dict:

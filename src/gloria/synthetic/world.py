@@ -49,7 +49,7 @@ def character_pitch(character: Character) -> float:
 class RenderedVideo:
     """frames: uint8 [T, H, W, 3]; audio: float32 [N] mono at `sample_rate`; gt: per-frame ground truth
     (`yaw` float32 deg in (-180, 180], `viewpoint` list[str], `expression` list[str], `mouth` float32
-    in [0, 1], `bbox`/`head_bbox` int32 [T, 4] pixel x0, y0, x1, y1 (end-exclusive), `talking` bool,
+    in [0, 1], `bbox`/`head_bbox` int32 [T, 4] pixel x0, y0, x1, y1 (end-exclusive), `talking` bool (the frame's time window overlaps speech),
     `x` float32 feet centre in pixels)."""
 
     frames: np.ndarray
@@ -118,12 +118,21 @@ def render_video(character: Character, scene: Scene, script: Script, fps: float 
         "mouth": mouth.astype(np.float32),
         "bbox": bbox,
         "head_bbox": head,
-        "talking": script.states(np.arange(n) / fps)["talking"],
+        "talking": _talking(script, fps, n),
         "x": np.array([s.x * H for s in states], np.float32),
     }
     meta = {"fps": float(fps), "seconds": seconds, "n_frames": n, "size": [H, W], "seed": int(seed),
             "sample_rate": SAMPLE_RATE, "character_seed": character.seed, "scene_seed": scene.seed}
     return RenderedVideo(frames, audio, SAMPLE_RATE, float(fps), gt, script, states[0], meta)
+
+
+def _talking(script: Script, fps: float, n: int) -> np.ndarray:
+    """bool [n]: the frame's window [i/fps, (i+1)/fps) overlaps a talk segment."""
+    t0 = np.arange(n) / fps
+    out = np.zeros(n, bool)
+    for a, b in script.talk_segments():
+        out |= (t0 < b) & (t0 + 1 / fps > a)
+    return out
 
 
 def anchor_states(state: State) -> dict[str, State]:

@@ -43,7 +43,9 @@ class ModelConfig:
     subfolder: str | None = None  # e.g. "transformer" when init_from is a whole Wan pipeline repo
     overrides: dict = field(default_factory=dict)  # preset / config overrides (e.g. audio_dim)
     gradient_checkpointing: bool = False
-    trainable: list[str] = field(default_factory=list)  # parameter-name prefixes to train; [] = all (full FT)
+    # Parameter-name prefixes to train; [] = all (full fine-tuning). With LoRA: trained fully in addition
+    # to the adapters (e.g. ["audio_"] for a new audio branch).
+    trainable: list[str] = field(default_factory=list)
     lora: LoraConfig = field(default_factory=LoraConfig)
 
 
@@ -222,8 +224,6 @@ class TrainConfig:
                 raise bad(f"run.{key}", f"must be >= 1, got {getattr(r, key)}")
         if r.global_batch_size % r.micro_batch_size:
             raise bad("run.global_batch_size", f"{r.global_batch_size} is not a multiple of micro_batch_size {r.micro_batch_size}")
-        if m.lora.enabled and m.trainable:
-            raise bad("model.trainable", "cannot be combined with model.lora.enabled (LoRA trains the adapters only)")
         return self
 
 
