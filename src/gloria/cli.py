@@ -13,11 +13,13 @@ import sys
 # Modules that expose `register(subparsers) -> None`. Each adds its commands with
 # `set_defaults(func=handler)`; a handler takes the parsed args and returns an exit code (or None).
 COMMAND_MODULES = [
+    "gloria.pipelines.cli",  # gloria generate
     "gloria.models.cli",  # gloria info, gloria convert
     "gloria.demo",  # gloria demo
     "gloria.synthetic.cli",  # gloria synthetic render|dataset
     "gloria.evaluation.cli",  # gloria eval
     "gloria.data.cli",  # gloria data build, gloria anchors extract
+    "gloria.training.cli",  # gloria train, gloria cache
 ]
 
 

@@ -96,17 +96,23 @@ def iter_frames(path: str | os.PathLike, start_s: float = 0.0, end_s: float | No
 
 
 def frame_at(path: str | os.PathLike, times: list[float]) -> dict[float, np.ndarray]:
-    """RGB frames [H, W, 3] uint8 shown at each time in `times` (one seek per time, sorted)."""
+    """RGB frames [H, W, 3] uint8 shown at each time in `times` (one sequential decode over their span)."""
+    want = sorted(set(float(t) for t in times))
     out: dict[float, np.ndarray] = {}
-    for t in sorted(set(times)):
-        best = None
-        for ft, frame in iter_frames(path, max(0.0, t - 2.0), t + 0.5):
-            if ft <= t + 1e-6 or best is None:
-                best = frame
-            if ft > t + 1e-6:
-                break
-        if best is not None:
-            out[t] = best.to_ndarray(format="rgb24")
+    if not want:
+        return out
+    k, prev = 0, None
+    for ft, frame in iter_frames(path, max(0.0, want[0] - 1.0), want[-1] + 1.0):
+        while k < len(want) and ft > want[k] + 1e-6:
+            if prev is not None:
+                out[want[k]] = prev.to_ndarray(format="rgb24")
+            k += 1
+        if k >= len(want):
+            break
+        prev = frame
+    while k < len(want) and prev is not None:  # times at or past the last frame
+        out[want[k]] = prev.to_ndarray(format="rgb24")
+        k += 1
     return out
 
 
@@ -160,31 +166,35 @@ def write_clip(src: str | os.PathLike, dst: str | os.PathLike, start_s: float, n
     targets = resample_times(start_s, num_frames, fps)
     rate = Fraction(fps).limit_denominator(1001)
     written = 0
+    with av.open(str(src)) as c:
+        sw, sh = c.streams.video[0].codec_context.width, c.streams.video[0].codec_context.height
+    w, h = sw, sh
+    if max_height and h > max_height:
+        w, h = int(round(w * max_height / h)), max_height
+    w, h = w - w % 2, h - h % 2
     try:
         with av.open(str(tmp), "w") as out:
-            vs = None
+            vs = out.add_stream(codec, rate=rate)  # every stream is added before the first packet is muxed
+            vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+            if codec == "libx264":
+                vs.options = {"crf": str(crf), "preset": "veryfast"}
+            ast = None
+            if audio is not None and audio[0].shape[1] > 0:
+                layout = "mono" if audio[0].shape[0] == 1 else "stereo"
+                ast = out.add_stream("aac", rate=audio[1], layout=layout)
             cur = None
             k = 0
 
             def emit(frame: av.VideoFrame) -> None:
-                nonlocal vs, written
-                if vs is None:
-                    w, h = frame.width, frame.height
-                    if max_height and h > max_height:
-                        w, h = int(round(w * max_height / h)), max_height
-                    w, h = w - w % 2, h - h % 2
-                    vs = out.add_stream(codec, rate=rate)
-                    vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-                    if codec == "libx264":
-                        vs.options = {"crf": str(crf), "preset": "veryfast"}
-                img = frame.reformat(width=vs.width, height=vs.height, format="yuv420p")
+                nonlocal written
+                img = frame.reformat(width=w, height=h, format="yuv420p")
                 img.pts = written
                 img.time_base = Fraction(1) / rate
                 for p in vs.encode(img):
                     out.mux(p)
                 written += 1
 
-            for t, frame in iter_frames(src, start_s, float(targets[-1]) + 1.0):
+            for t, frame in iter_frames(src, max(0.0, start_s - 0.5), float(targets[-1]) + 1.0):  # from the frame on screen at start_s
                 while k < num_frames and t > targets[k] + 1e-6:
                     if cur is not None:
                         emit(cur)
@@ -195,19 +205,17 @@ def write_clip(src: str | os.PathLike, dst: str | os.PathLike, start_s: float, n
             while k < num_frames and cur is not None:  # source ended: hold the last frame
                 emit(cur)
                 k += 1
-            if vs is None:
+            if written == 0:
                 raise ValueError(f"{src}: no frames in [{start_s:.3f}, {targets[-1]:.3f}]")
             for p in vs.encode():
                 out.mux(p)
-            if audio is not None and audio[0].shape[1] > 0:
+            if ast is not None:
                 x, sr = audio
                 a0 = int(round(start_s * sr))
                 n = int(round(num_frames / fps * sr))
                 seg = x[:, a0:a0 + n]
                 if seg.shape[1] < n:
                     seg = np.pad(seg, ((0, 0), (0, n - seg.shape[1])))
-                layout = "mono" if seg.shape[0] == 1 else "stereo"
-                ast = out.add_stream("aac", rate=sr, layout=layout)
                 step = 1024
                 for i in range(0, n, step):
                     af = av.AudioFrame.from_ndarray(np.ascontiguousarray(seg[:, i:i + step]), format="fltp", layout=layout)

@@ -43,7 +43,7 @@ class Preprocess:
         import torch
         import torch.nn.functional as F
 
-        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+        x = torch.from_numpy(np.require(frames, requirements=["C", "W"])).permute(0, 3, 1, 2).float()
         h, w = x.shape[-2:]
         short, long = (h, w) if h <= w else (w, h)
         new_short, new_long = self.resize, int(self.resize * long / short)

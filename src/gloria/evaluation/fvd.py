@@ -40,7 +40,7 @@ def clip_tensor(frames: np.ndarray):
     import torch
     import torch.nn.functional as F
 
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+    x = torch.from_numpy(np.require(frames, requirements=["C", "W"])).permute(0, 3, 1, 2).float()
     if x.shape[-2:] != (SIZE, SIZE):
         x = F.interpolate(x, size=(SIZE, SIZE), mode="bilinear", align_corners=False, antialias=True)
     x = x.clamp(0, 255) / 127.5 - 1.0

@@ -176,7 +176,7 @@ def crop_face(rgb: np.ndarray, s: float, cx: float, cy: float, cs: float = CROP_
     face = img[int(my - bs) : int(my + bs * (1 + 2 * cs)), int(mx - bs * (1 + cs)) : int(mx + bs * (1 + cs))]
     if face.size == 0:
         raise ValueError(f"empty face crop (box half-size {bs:.1f} at {cx:.1f},{cy:.1f})")
-    x = torch.from_numpy(np.ascontiguousarray(face)).permute(2, 0, 1)[None].float()
+    x = torch.from_numpy(np.require(face, requirements=["C", "W"])).permute(2, 0, 1)[None].float()
     x = F.interpolate(x, size=(224, 224), mode="bilinear", align_corners=False)
     return x[0].permute(1, 2, 0).round().clamp(0, 255).to(torch.uint8).numpy()
 

@@ -189,19 +189,24 @@ def write_video(path: str | Path, frames, fps: int = 25, audio: np.ndarray | Non
         vs = out.add_stream("libx264", rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
         vs.options = {"crf": str(crf), "preset": "ultrafast"}
+        ast = None
+        if audio is not None:  # all streams must exist before the first packet is muxed
+            ast = out.add_stream("aac", rate=sample_rate)
+            ast.layout = "mono"
         for fr in _chain(first, frames):
             for pkt in vs.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(fr), format="rgb24")):
                 out.mux(pkt)
         for pkt in vs.encode():
             out.mux(pkt)
-        if audio is not None:
-            ast = out.add_stream("aac", rate=sample_rate)
-            ast.layout = "mono"
-            a = np.asarray(audio, dtype=np.int16).reshape(1, -1)
-            af = av.AudioFrame.from_ndarray(a, format="s16", layout="mono")
-            af.sample_rate = sample_rate
-            for pkt in ast.encode(af):
-                out.mux(pkt)
+        if ast is not None:
+            a = np.asarray(audio, dtype=np.int16).reshape(-1)
+            step = 1024
+            for i in range(0, len(a), step):
+                af = av.AudioFrame.from_ndarray(a[None, i : i + step].copy(), format="s16", layout="mono")
+                af.sample_rate = sample_rate
+                af.pts = i
+                for pkt in ast.encode(af):
+                    out.mux(pkt)
             for pkt in ast.encode():
                 out.mux(pkt)
 

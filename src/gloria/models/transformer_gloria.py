@@ -30,6 +30,9 @@ import torch
 import torch.nn as nn
 from diffusers.configuration_utils import register_to_config
 from diffusers.models.modeling_outputs import Transformer2DModelOutput
+# diffusers' pipeline loader looks up a component's base classes (ModelMixin) on the module named in
+# model_index.json, i.e. this one: the import must stay even though nothing here calls it.
+from diffusers.models.modeling_utils import ModelMixin  # noqa: F401
 from diffusers.models.transformers.transformer_wan import WanTransformer3DModel, WanTransformerBlock
 
 from gloria.models.anchors import ANCHOR_TYPES, AnchorLatent, check_anchor_counts

@@ -118,6 +118,8 @@ class FlowConfig:
     sampling: str = "uniform"  # s ~ uniform(0,1) | logit_normal
     logit_mean: float = 0.0
     logit_std: float = 1.0
+    # Debug/overfit checks only: a clip gets the same noise and sigma at every step (a pure regression).
+    fixed_noise: bool = False
 
 
 @dataclass
