@@ -38,3 +38,14 @@ class FakeFaces:
 
     def info(self):
         return {"detector": "fake"}
+
+
+def tiny_frame_features():
+    """Stands in for the FID Inception in plumbing tests: frames `[B, 3, H, W]` in [0, 1] -> `[B, 6]` (channel mean, std)."""
+    import torch
+
+    class TinyFrameFeatures(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cat([x.mean(dim=(2, 3)), x.std(dim=(2, 3))], 1)
+
+    return TinyFrameFeatures().eval()

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from .eval_helpers import FakeFaces, synth_frames
+from .eval_helpers import FakeFaces, synth_frames, tiny_frame_features
 from gloria.evaluation.metrics import EvalOptions, Models, chunk_curve, evaluate, parse_metrics
 from gloria.evaluation.report import write_report
 
@@ -54,7 +54,7 @@ def anchors_yaml(tmp_path):
 
 def test_parse_metrics():
     assert parse_metrics("subject, clip-i,subject") == ("subject", "clip-i")
-    assert len(parse_metrics("all")) == 10
+    assert len(parse_metrics("all")) == 11
     with pytest.raises(ValueError, match="unknown metric 'lpips'.*subject, background"):
         parse_metrics("subject,lpips")
 
@@ -90,7 +90,7 @@ def test_all_metrics_tiny_models(tmp_path, make_video, tiny_vit_dir, tiny_clip_d
     models = Models(
         encoders={r: ImageEncoder.load(r, tiny_vit_dir if r in ("subject", "dino-i") else tiny_clip_dir) for r in ("subject", "background", "dino-i", "clip-i")},
         faces=FakeFaces(), identity=ArcFaceEmbedder.load(tmp_path / "arc.pth"), syncnet=build_syncnet().eval(),
-        i3d=_tiny_i3d(tmp_path / "i3d.pt"), qalign=FakeQAlign(),
+        i3d=_tiny_i3d(tmp_path / "i3d.pt"), inception=tiny_frame_features(), qalign=FakeQAlign(),
     )
     opts = EvalOptions(metrics=parse_metrics("all"), anchors=str(anchors_yaml), reference_videos=str(refs),
                        chunk_seconds=0.5, batch_size=7, progress=False)
@@ -118,6 +118,8 @@ def test_all_metrics_tiny_models(tmp_path, make_video, tiny_vit_dir, tiny_clip_d
     assert [c["n"] for c in a["metrics"]["iqa"]["chunks"]] == [1, 1]  # 1 fps frames at t=0 and t=1
     f = doc["summary"]["fvd"]
     assert f["generated_clips"] == 2 + 2 and f["reference_clips"] == 2 + 2 and f["value"] is not None and f["value"] >= 0
+    f = doc["summary"]["fid"]  # every frame of both sets (one decode of each reference video feeds fvd and fid)
+    assert f["generated_frames"] == 40 + 34 and f["reference_frames"] == 33 + 32 and f["value"] >= 0
     # the report
     paths = write_report(doc, tmp_path / "out")
     data = json.loads(paths["json"].read_text())
@@ -125,7 +127,7 @@ def test_all_metrics_tiny_models(tmp_path, make_video, tiny_vit_dir, tiny_clip_d
     assert data["backbones"]["identity"]["backbone"] == "arcface-iresnet"
     md = paths["report"].read_text()
     assert "| video | Sub. ↑ | Back. ↑ | Arcf. ↑ | DINO-I ↑ | CLIP-I ↑ | Exp. ↑ | IQA ↑ | AES ↑ | Sync-C ↑ | Sync-D ↓ |" in md
-    assert "| a |" in md and "| b |" in md and "| **set** |" in md and "**FVD**" in md
+    assert "| a |" in md and "| b |" in md and "| **set** |" in md and "**FVD**" in md and "**FID**" in md
     for m in ("subject", "identity", "sync"):
         png = paths[f"plot_{m}"]
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"({png.name})" in md
@@ -185,7 +187,7 @@ def test_cli_end_to_end_and_errors(tmp_path, make_video, tiny_vit_dir, tiny_clip
         assert main(["eval", *args, "--quiet"]) == 2
         return capsys.readouterr().err
 
-    assert "unknown metric 'fid'" in err([str(v), "--metrics", "subject,fid"])
+    assert "unknown metric 'lpips'" in err([str(v), "--metrics", "subject,lpips"])
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"\x00" * 100)
     assert "cannot read video" in err([str(bad), "--metrics", "subject", "--dino", tiny_vit_dir])

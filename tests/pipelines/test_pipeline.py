@@ -181,3 +181,27 @@ def test_from_wan_checkpoint(pipe, tmp_path):
     assert g.transformer.config.audio_dim == 16 and g.transformer.is_i2v
     v = [p for n, p in g.transformer.named_parameters() if "audio_attn" in n and "to_v" in n]
     assert v and all(torch.count_nonzero(p) == 0 for p in v)  # paper stage-I init: the audio branch adds nothing yet
+
+
+def test_prompt_schedule_switches_text_per_chunk(pipe, first_frame):
+    """A schedule [(0, A), (t, B)]: chunks starting before t see A, later chunks see B (exact latents)."""
+    kw = dict(COMMON, num_frames=29, chunk_frames=17, seed=3, output_path=None, return_latents=True)
+    # chunks start at latent 0, 1, 2, 3 (chunk_frames 17 -> 5 latent frames, overlap 4) = video frames 0, 4, 8, 12
+    a = pipe(first_frame, "w1 w2", **kw).latents
+    b = pipe(first_frame, "w5 w6", **kw).latents
+    sched = pipe(first_frame, [(0.0, "w1 w2"), (8 / 24, "w5 w6")], **kw).latents
+    # chunk 0 and 1 (frames 0 and 4 < 8) identical to A: latent frames 0..1 are final after chunk 1
+    torch.testing.assert_close(sched[:, :, :2], a[:, :, :2], rtol=0, atol=0)
+    assert not torch.allclose(sched[:, :, 2:], a[:, :, 2:]) and not torch.allclose(sched, b)
+
+
+@pytest.mark.parametrize("prompt, msg", [
+    ([], "empty"),
+    ([(1.0, "w1")], "start at 0"),
+    ([(0.0, "w1"), (0.0, "w2")], "not after"),
+    ([(0.0, 5)], "must be a string"),
+    ([("x", "w1")], "list of \\(start_seconds, text\\)"),
+])
+def test_prompt_schedule_bad_input(pipe, first_frame, prompt, msg):
+    with pytest.raises(ValueError, match=msg):
+        pipe(first_frame, prompt, **dict(COMMON, num_frames=5, output_path=None))

@@ -7,18 +7,20 @@ import argparse
 def register(sub) -> None:
     p = sub.add_parser(
         "eval",
-        help="score videos: VBench subject/background, ArcFace, CLIP-I/DINO-I, Exp., Sync-C/D, IQA/AES, FVD",
+        help="score videos: VBench subject/background, ArcFace, CLIP-I/DINO-I, Exp., Sync-C/D, IQA/AES, FVD, FID",
         description="Score one or more videos with the paper's metrics (§5.1). Writes OUT/metrics.json "
         "(every number, per chunk, with the backbones used) and OUT/report.md with drift plots.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("videos", nargs="+", metavar="VIDEO")
     p.add_argument("--metrics", default="subject,background,identity",
-                   help="comma-separated: subject,background,identity,clip-i,dino-i,exp,sync,iqa,aes,fvd (or all)")
+                   help="comma-separated: subject,background,identity,clip-i,dino-i,exp,sync,iqa,aes,fvd,fid (or all)")
     p.add_argument("--first-frame", metavar="IMG", help="identity reference image (default: each video's first frame)")
     p.add_argument("--anchors", metavar="YAML", help="anchors.yaml: references for clip-i, dino-i (global+viewpoint) and exp (expression)")
     p.add_argument("--audio", metavar="WAV", help="driving audio for sync (default: each video's own audio track)")
-    p.add_argument("--reference-videos", metavar="DIR", help="real videos for fvd")
+    p.add_argument("--reference-videos", metavar="DIR", help="real videos for fvd and fid")
+    p.add_argument("--fid-frame-step", type=int, default=1, metavar="K",
+                   help="fid: use every K-th frame of each generated and reference video")
     p.add_argument("--out", metavar="DIR", help="output folder (default: VIDEO_eval next to a single video, else ./eval_out)")
     p.add_argument("--chunk-seconds", type=float, default=10.0, help="drift-curve chunk length")
     p.add_argument("--batch-size", type=int, default=16, help="frames per backbone batch")
@@ -36,6 +38,8 @@ def register(sub) -> None:
     g.add_argument("--detect-max-side", type=int, default=640, help="downscale frames to this longer side for face detection")
     g.add_argument("--syncnet-weights", metavar="PATH", help="syncnet_python syncnet_v2.model")
     g.add_argument("--i3d-weights", metavar="PT", help="TorchScript I3D (i3d_torchscript.pt)")
+    g.add_argument("--fid-weights", metavar="PTH",
+                   help="fid: pytorch-fid's pt_inception-2015-12-05-6726825d.pth (default: $GLORIA_FID_WEIGHTS; never downloaded)")
     g.add_argument("--qalign", metavar="DIR", help="local q-future/one-align (trust_remote_code)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -52,8 +56,8 @@ def run(args) -> int:
         reference_videos=args.reference_videos, chunk_seconds=args.chunk_seconds, batch_size=args.batch_size,
         stride=args.stride, device=args.device, dino=args.dino, clip=args.clip, dino_i=args.dino_i, clip_i=args.clip_i,
         identity_backend=args.identity_backend, arcface_weights=args.arcface_weights, syncnet_weights=args.syncnet_weights,
-        i3d_weights=args.i3d_weights, qalign=args.qalign, face_detector=args.face_detector,
-        detect_max_side=args.detect_max_side, progress=not args.quiet,
+        i3d_weights=args.i3d_weights, fid_weights=args.fid_weights, fid_frame_step=args.fid_frame_step, qalign=args.qalign,
+        face_detector=args.face_detector, detect_max_side=args.detect_max_side, progress=not args.quiet,
     )
     doc = evaluate(args.videos, opts)
     out = Path(args.out) if args.out else default_out_dir(args.videos)

@@ -15,9 +15,10 @@ import numpy as np
 
 from .formulas import ConsistencyAccumulator, GaussianStats, cosine_matrix, pair_weighted_mean, sync_from_dists
 
-ALL_METRICS: tuple[str, ...] = ("subject", "background", "identity", "clip-i", "dino-i", "exp", "sync", "iqa", "aes", "fvd")
+ALL_METRICS: tuple[str, ...] = ("subject", "background", "identity", "clip-i", "dino-i", "exp", "sync", "iqa", "aes", "fvd", "fid")
 VIDEO_EXTS = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
 NEEDS_FACES = {"identity", "exp", "sync"}
+SET_METRICS = ("fvd", "fid")  # generated set vs --reference-videos
 
 
 def parse_metrics(text: str | list[str] | None) -> tuple[str, ...]:
@@ -59,6 +60,8 @@ class EvalOptions:
     arcface_weights: str | None = None
     syncnet_weights: str | None = None
     i3d_weights: str | None = None
+    fid_weights: str | None = None  # else $GLORIA_FID_WEIGHTS
+    fid_frame_step: int = 1
     qalign: str | None = None
     face_detector: str = "hog"
     detect_max_side: int = 640
@@ -75,11 +78,16 @@ class EvalOptions:
         needs_anchors = {"clip-i", "dino-i", "exp"} & set(self.metrics)
         if needs_anchors and not self.anchors:
             raise ValueError(f"{', '.join(sorted(needs_anchors))} need reference images: give --anchors anchors.yaml")
-        if "fvd" in self.metrics:
-            if not self.reference_videos:
-                raise ValueError("fvd needs real videos to compare with: give --reference-videos DIR")
+        for m in SET_METRICS:
+            if m in self.metrics and not self.reference_videos:
+                raise ValueError(f"{m} needs real videos to compare with: give --reference-videos DIR")
+        if "fvd" in self.metrics and self.stride != 1:
+            raise ValueError("fvd uses consecutive 16-frame clips: it needs --stride 1")
+        if "fid" in self.metrics:
             if self.stride != 1:
-                raise ValueError("fvd uses consecutive 16-frame clips: it needs --stride 1")
+                raise ValueError("fid samples frames itself (--fid-frame-step K): it needs --stride 1")
+            if self.fid_frame_step < 1:
+                raise ValueError(f"--fid-frame-step must be >= 1, got {self.fid_frame_step}")
 
 
 @dataclass
@@ -91,6 +99,7 @@ class Models:
     identity: object | None = None  # .embed([(rgb, face)]) -> list[np.ndarray], .info(), .name
     syncnet: object | None = None
     i3d: object | None = None
+    inception: object | None = None  # fid: frames [B, 3, H, W] in [0, 1] -> [B, D] (fid.FIDInceptionV3)
     qalign: object | None = None
     weights: dict = field(default_factory=dict)  # name -> weights file path (hashed into metrics.json)
 
@@ -125,6 +134,12 @@ class Models:
 
             m.i3d = load_i3d(opts.i3d_weights)
             m.weights["i3d"] = opts.i3d_weights
+        if "fid" in opts.metrics:
+            from .fid import load_fid_inception, resolve_weights
+
+            path = resolve_weights(opts.fid_weights)  # --fid-weights, else $GLORIA_FID_WEIGHTS
+            m.inception = load_fid_inception(path, opts.device)
+            m.weights["inception"] = str(path)
         if {"iqa", "aes"} & set(opts.metrics):
             from .qalign import load_qalign
 
@@ -135,7 +150,7 @@ class Models:
         for role in ("subject", "background", "dino-i", "clip-i"):
             if role in metrics and role not in self.encoders:
                 raise FileNotFoundError(f"{role} needs its image backbone")
-        need = {"identity": self.identity, "exp": self.identity, "sync": self.syncnet, "fvd": self.i3d, "iqa": self.qalign, "aes": self.qalign}
+        need = {"identity": self.identity, "exp": self.identity, "sync": self.syncnet, "fvd": self.i3d, "fid": self.inception, "iqa": self.qalign, "aes": self.qalign}
         for name, obj in need.items():
             if name in metrics and obj is None:
                 raise FileNotFoundError(f"{name} needs its backbone")
@@ -152,6 +167,8 @@ class Models:
             out["syncnet"] = {"architecture": "syncnet_python SyncNetModel.S", **_weights_info(self.weights.get("syncnet"))}
         if self.i3d is not None:
             out["i3d"] = {"class": type(self.i3d).__name__, **_weights_info(self.weights.get("i3d"))}
+        if self.inception is not None:
+            out["inception"] = {"class": type(self.inception).__name__, **_weights_info(self.weights.get("inception"))}
         if self.qalign is not None:
             out["qalign"] = {"class": type(self.qalign).__name__, "scale": "[1, 5] (one-align score)"}
         return out
@@ -220,7 +237,7 @@ class _FaceEmbedder:
 
 
 def evaluate_video(path: str | Path, models: Models, opts: EvalOptions, anchors=None, first_frame=None,
-                   fvd_stream=None) -> dict:
+                   fvd_stream=None, fid_stream=None) -> dict:
     """All requested metrics of one video (see module docstring for the layout)."""
     from tqdm.auto import tqdm
 
@@ -264,7 +281,7 @@ def evaluate_video(path: str | Path, models: Models, opts: EvalOptions, anchors=
     n_frames = 0
     qa = {m: {"chunks": {}, "buffer": []} for m in ("iqa", "aes") if m in mets}
     qa_next = 0.0
-    per_frame_needed = bool(cons or anchor_feats or embed or fvd_stream or qa)
+    per_frame_needed = bool(cons or anchor_feats or embed or fvd_stream or fid_stream or qa)
 
     total = info.n_frames // opts.stride if info.n_frames > 0 else None
     bar = tqdm(total=total, desc=Path(path).name, unit="frame", disable=not opts.progress, leave=False)
@@ -307,6 +324,8 @@ def evaluate_video(path: str | Path, models: Models, opts: EvalOptions, anchors=
                             per_frame["exp"][1].append(v)
                 if fvd_stream is not None:
                     fvd_stream.update(batch.frames)
+                if fid_stream is not None:
+                    fid_stream.update(batch.frames, batch.indices)
                 if qa:
                     for t, fr in zip(batch.times, batch.frames):
                         if t + 1e-9 >= qa_next:  # 1 fps sampling
@@ -321,6 +340,8 @@ def evaluate_video(path: str | Path, models: Models, opts: EvalOptions, anchors=
         bar.close()
     if fvd_stream is not None:
         fvd_stream.end_video()
+    if fid_stream is not None:
+        fid_stream.end_video()
     if per_frame_needed and n_frames == 0:
         raise ValueError(f"{path}: no frame could be decoded")
     res["frames_scored"] = n_frames
@@ -460,7 +481,7 @@ def summarize(videos: list[dict], metrics: tuple[str, ...]) -> dict:
     """Set scores: VBench metrics weighted by frame pairs; others the mean of the video values."""
     s: dict = {}
     for m in metrics:
-        if m == "fvd":
+        if m in SET_METRICS:
             continue
         rows = [v["metrics"].get(m) for v in videos if m in v["metrics"]]
         if m in ("subject", "background"):
@@ -499,7 +520,7 @@ def evaluate(videos: list[str | Path], opts: EvalOptions, models: Models | None 
     first = read_image(opts.first_frame) if opts.first_frame else None
     if opts.audio and not Path(opts.audio).is_file():
         raise FileNotFoundError(f"audio not found: {opts.audio}")
-    refs = list_videos(opts.reference_videos) if "fvd" in opts.metrics else []
+    refs = list_videos(opts.reference_videos) if set(SET_METRICS) & set(opts.metrics) else []
     models = models if models is not None else Models.load(opts)
     models.check(opts.metrics)
     fvd_gen = fvd_ref = None
@@ -507,9 +528,15 @@ def evaluate(videos: list[str | Path], opts: EvalOptions, models: Models | None 
         from .fvd import ClipFeatureStream
 
         fvd_gen, fvd_ref = ClipFeatureStream(models.i3d), ClipFeatureStream(models.i3d)
+    fid_gen = fid_ref = None
+    if "fid" in opts.metrics:
+        from .fid import FrameFeatureStream
+
+        fid_gen = FrameFeatureStream(models.inception, opts.fid_frame_step, opts.batch_size, opts.device)
+        fid_ref = FrameFeatureStream(models.inception, opts.fid_frame_step, opts.batch_size, opts.device)
     results = []
     for v in tqdm(videos, desc="videos", unit="video", disable=not opts.progress or len(videos) < 2):
-        results.append(evaluate_video(v, models, opts, anchors, first, fvd_gen))
+        results.append(evaluate_video(v, models, opts, anchors, first, fvd_gen, fid_gen))
     doc = {
         "gloria_eval_version": 1,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
@@ -520,19 +547,28 @@ def evaluate(videos: list[str | Path], opts: EvalOptions, models: Models | None 
         "summary": summarize(results, opts.metrics),
     }
     doc["options"]["metrics"] = list(opts.metrics)
-    if "fvd" in opts.metrics:
-        for r in refs:
-            _feed_fvd(r, fvd_ref, opts)
+    for r in refs:
+        _feed_reference(r, opts, fvd_ref, fid_ref)
+    if fvd_ref is not None:
         doc["summary"]["fvd"] = fvd_summary(fvd_gen.stats, fvd_ref.stats, len(refs))
+    if fid_ref is not None:
+        doc["summary"]["fid"] = fid_summary(fid_gen.stats, fid_ref.stats, len(refs), opts.fid_frame_step)
     return doc
 
 
-def _feed_fvd(path: Path, stream, opts: EvalOptions) -> None:
+def _feed_reference(path: Path, opts: EvalOptions, fvd_stream=None, fid_stream=None) -> None:
+    """One decode of a reference video feeds both set metrics (FID alone decodes only every K-th frame)."""
     from .video import iter_batches
 
-    for b in iter_batches(path, batch_size=opts.batch_size):
-        stream.update(b.frames)
-    stream.end_video()
+    stride = opts.fid_frame_step if fvd_stream is None else 1
+    for b in iter_batches(path, batch_size=opts.batch_size, stride=stride):
+        if fvd_stream is not None:
+            fvd_stream.update(b.frames)
+        if fid_stream is not None:
+            fid_stream.update(b.frames, b.indices)
+    for stream in (fvd_stream, fid_stream):
+        if stream is not None:
+            stream.end_video()
 
 
 def fvd_summary(gen: GaussianStats, ref: GaussianStats, n_ref_videos: int) -> dict:
@@ -542,6 +578,19 @@ def fvd_summary(gen: GaussianStats, ref: GaussianStats, n_ref_videos: int) -> di
     if gen.n < 2 or ref.n < 2:
         return {**r, "value": None, "reason": f"FVD needs >= 2 clips of 16 frames on each side (generated {gen.n}, reference {ref.n})"}
     return {**r, "value": fvd_from_stats(gen, ref)}
+
+
+def fid_summary(gen: GaussianStats, ref: GaussianStats, n_ref_videos: int, frame_step: int) -> dict:
+    from .fid import fid_from_stats
+
+    r = {"generated_frames": gen.n, "reference_frames": ref.n, "reference_videos": n_ref_videos, "frame_step": frame_step}
+    if gen.n < 2 or ref.n < 2:
+        return {**r, "value": None, "reason": f"FID needs >= 2 frames on each side (generated {gen.n}, reference {ref.n})"}
+    dim = len(gen.mu)
+    if min(gen.n, ref.n) <= dim:
+        r["warning"] = (f"fewer frames than feature dimensions ({min(gen.n, ref.n)} <= {dim}): the covariance is "
+                        "singular and FID depends strongly on the sample size; compare runs only at equal frame counts")
+    return {**r, "value": fid_from_stats(gen, ref)}
 
 
 def default_out_dir(videos: list[str | Path]) -> Path:

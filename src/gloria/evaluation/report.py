@@ -6,7 +6,7 @@ import math
 import os
 from pathlib import Path
 
-# column order and headers in the shape of the paper's Tables 1–3 (and 7 for FVD)
+# column order and headers in the shape of the paper's Tables 1–3 (and 7 for FVD / FID)
 COLUMNS = [
     ("subject", "Sub. ↑", "value"),
     ("background", "Back. ↑", "value"),
@@ -116,6 +116,11 @@ def markdown(doc: dict, plots: list[tuple[str, str]]) -> str:
         lines += [f"**FVD** ↓ (generated set vs {f['reference_videos']} reference videos, {f['generated_clips']} vs "
                   f"{f['reference_clips']} clips of 16 frames): {_fmt(f.get('value'), 2)}"
                   + (f" — {f['reason']}" if f.get("reason") else ""), ""]
+    if "fid" in doc["summary"]:
+        f = doc["summary"]["fid"]
+        lines += [f"**FID** ↓ (generated set vs {f['reference_videos']} reference videos, {f['generated_frames']} vs "
+                  f"{f['reference_frames']} frames, frame step {f['frame_step']}): {_fmt(f.get('value'), 2)}"
+                  + (f" — {f['reason']}" if f.get("reason") else "") + (f" — warning: {f['warning']}" if f.get("warning") else ""), ""]
     notes = []
     for i, v in enumerate(doc["videos"]):
         for m, r in v["metrics"].items():

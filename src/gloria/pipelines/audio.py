@@ -97,6 +97,24 @@ def resample_array(x: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
     return resample_poly(x.astype(np.float64), rate_out // g, rate_in // g).astype(np.float32)
 
 
+def load_audio_encoder(path: str | os.PathLike, feature_extractor_path: str | os.PathLike | None = None):
+    """(encoder, feature extractor) from a folder / hub id: wav2vec2 (transformers) or, when its config.json
+    names it (`"_class_name": "LogMelAudioEncoder"`), the fixed log-mel encoder of `gloria.models.logmel`."""
+    import json
+
+    from transformers import AutoFeatureExtractor, Wav2Vec2Model
+
+    cfg = Path(path) / "config.json"
+    is_logmel = cfg.is_file() and json.loads(cfg.read_text()).get("_class_name") == "LogMelAudioEncoder"
+    if is_logmel:
+        from gloria.models.logmel import LogMelAudioEncoder
+
+        model = LogMelAudioEncoder.from_pretrained(path)
+    else:
+        model = Wav2Vec2Model.from_pretrained(path)
+    return model, AutoFeatureExtractor.from_pretrained(feature_extractor_path or path)
+
+
 def _conv_geometry(config) -> tuple[int, int]:
     """(stride, receptive field) in samples of a wav2vec2 conv feature encoder."""
     stride, rf = 1, 1
@@ -139,8 +157,7 @@ class AudioFeaturizer:
         s0, s1 = max(lo, 0), min(hi, n)
         if s1 > s0:
             seg[s0 - lo: s1 - lo] = (self.audio.waveform[s0:s1] - self.mean) / self.std
-        enc_dev = next(self.encoder.parameters()).device
-        enc_dtype = next(self.encoder.parameters()).dtype
+        enc_dev, enc_dtype = self.encoder.device, self.encoder.dtype  # (the log-mel encoder has buffers only)
         x = torch.from_numpy(seg)[None].to(enc_dev, enc_dtype)
         out = self.encoder(x, output_hidden_states=True)
         hs = torch.stack(out.hidden_states[-self.num_layers:], dim=2)[0].float()  # [J, L, d]
@@ -156,4 +173,4 @@ class AudioFeaturizer:
         return feats.to(device or enc_dev, dtype)
 
 
-__all__ = ["AudioInput", "AudioFeaturizer", "load_audio", "decode_audio"]
+__all__ = ["AudioInput", "AudioFeaturizer", "load_audio", "load_audio_encoder", "decode_audio"]

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Sequence, Callable
 
 import numpy as np
 import torch
@@ -118,17 +118,15 @@ class GloriaPipeline(DiffusionPipeline):
         The transformer is loaded as `GloriaTransformer3DModel` (the audio branch, absent from Wan, is
         initialised as in the paper's stage I, value projections zero, so it adds nothing until trained).
         """
-        from transformers import AutoFeatureExtractor, Wav2Vec2Model
-
         from gloria.models.transformer_gloria import GloriaTransformer3DModel
+        from gloria.pipelines.audio import load_audio_encoder
 
         dt = {} if torch_dtype is None else {"torch_dtype": torch_dtype}
         wan = WanImageToVideoPipeline.from_pretrained(wan_path, transformer=None, **dt, **kwargs)
         audio_dim = None
         audio_encoder = feature_extractor = None
         if wav2vec2_path is not None:
-            audio_encoder = Wav2Vec2Model.from_pretrained(wav2vec2_path)
-            feature_extractor = AutoFeatureExtractor.from_pretrained(wav2vec2_path)
+            audio_encoder, feature_extractor = load_audio_encoder(wav2vec2_path)
             audio_dim = audio_encoder.config.hidden_size
         transformer = GloriaTransformer3DModel.from_pretrained(
             wan_path, subfolder="transformer", audio_dim=audio_dim, **dt, **kwargs
@@ -162,9 +160,10 @@ class GloriaPipeline(DiffusionPipeline):
         """Everything computed once per video (saved in the resume state): text, CLIP, condition and anchor latents."""
         tdtype = self.transformer.dtype
         prompt_embeds, negative_embeds = self.encode_prompt(
-            prompt=prompt, negative_prompt=negative_prompt, do_classifier_free_guidance=True,
+            prompt=[text for _, text in prompt], negative_prompt=negative_prompt, do_classifier_free_guidance=True,
             num_videos_per_prompt=1, max_sequence_length=max_sequence_length, device=device,
-        )
+        )  # [n_prompts, L, D]; negative broadcast to n_prompts rows (identical)
+        negative_embeds = negative_embeds[:1]
         image_embeds = None
         if self.transformer.config.image_dim is not None:
             if self.image_encoder is None or self.image_processor is None:
@@ -196,7 +195,7 @@ class GloriaPipeline(DiffusionPipeline):
     def _denoise_chunk(self, chunk, enc: dict, latents: torch.Tensor, prefix: torch.Tensor | None,
                        audio_feats: torch.Tensor | None, guidance_scale: float, audio_guidance_scale: float,
                        num_inference_steps: int, batch_cfg: bool, step_bar=None,
-                       attention_kwargs=None) -> torch.Tensor:
+                       attention_kwargs=None, prompt_index: int = 0) -> torch.Tensor:
         """Denoise one chunk. `latents` `[1, C, F, h, w]` initial noise (float32) -> clean latents `[1, C, F, h, w]`."""
         device = latents.device
         tr = self.transformer
@@ -207,7 +206,7 @@ class GloriaPipeline(DiffusionPipeline):
 
         # Rows of the CFG batch: (text embeds, audio on?)
         has_audio = audio_feats is not None
-        pos, neg = enc["prompt_embeds"], enc["negative_prompt_embeds"]
+        pos, neg = enc["prompt_embeds"][prompt_index : prompt_index + 1], enc["negative_prompt_embeds"]
         if has_audio and guidance_scale != audio_guidance_scale and (guidance_scale > 1 or audio_guidance_scale > 1):
             rows = [(pos, True), (neg, True), (neg, False)]  # cond, text dropped, both dropped
         elif guidance_scale > 1:
@@ -280,7 +279,7 @@ class GloriaPipeline(DiffusionPipeline):
     def __call__(
         self,
         image,
-        prompt: str,
+        prompt: str | Sequence[tuple[float, str]],
         negative_prompt: str | None = DEFAULT_NEGATIVE_PROMPT,
         audio: str | os.PathLike | np.ndarray | torch.Tensor | None = None,
         audio_sample_rate: int | None = None,
@@ -316,7 +315,9 @@ class GloriaPipeline(DiffusionPipeline):
         Args:
             image: first frame (path or PIL RGB image); resized to cover `height x width` and centre-cropped.
                 It is also the global anchor unless `anchors` has one or `first_frame_as_global=False`.
-            prompt / negative_prompt: text (negative = the unconditional text of CFG).
+            prompt / negative_prompt: text (negative = the unconditional text of CFG). `prompt` may also be a
+                schedule `[(start_s, text), ...]` (first start 0, increasing): each chunk uses the entry active at
+                its first frame's time, so a minutes-long video can follow a script.
             audio: path (any format FFmpeg reads) or array (+ `audio_sample_rate`). Its length gives the
                 duration when neither `seconds` nor `num_frames` is given.
             anchors: `AnchorSet` or path of an `anchors.yaml`.
@@ -366,6 +367,7 @@ class GloriaPipeline(DiffusionPipeline):
                 )
 
         # ---- inputs
+        prompt = prompt_schedule(prompt)
         image_pil = cover_crop(load_rgb_image(image, what="image"), height, width)
         if isinstance(anchors, (str, os.PathLike)):
             anchors = AnchorSet.from_yaml(anchors)
@@ -463,7 +465,8 @@ class GloriaPipeline(DiffusionPipeline):
                 with tqdm(total=num_inference_steps, desc=f"chunk {chunk.index + 1}/{len(plan)}", unit="step",
                           leave=False, disable=not progress) as step_bar:
                     raw = self._denoise_chunk(chunk, enc, latents, tail, feats, guidance_scale, audio_guidance_scale,
-                                              num_inference_steps, batch_cfg, step_bar, attention_kwargs)
+                                              num_inference_steps, batch_cfg, step_bar, attention_kwargs,
+                                              prompt_at(prompt, Fraction(chunk.first_video_frame) / fpsf))
                 x = raw.clone()
                 if tail is not None:
                     x[:, :, : chunk.overlap] = blend_overlap(tail, raw[:, :, : chunk.overlap])
@@ -531,6 +534,31 @@ class GloriaPipeline(DiffusionPipeline):
         h.update(json.dumps([prompt, negative_prompt, n_out, str(fps), height, width, steps, g, ga, seed, chunk_frames,
                              ffg, vsize, esize, str(self.transformer.dtype)], default=str).encode())
         return h.hexdigest()
+
+
+def prompt_schedule(prompt) -> list[tuple[float, str]]:
+    """A prompt or a schedule `[(start_s, text), ...]` -> a checked schedule (first start 0, starts increasing)."""
+    if isinstance(prompt, str):
+        return [(0.0, prompt)]
+    try:
+        sched = [(float(t), text) for t, text in prompt]
+    except (TypeError, ValueError):
+        raise ValueError("prompt must be a string or a list of (start_seconds, text) pairs") from None
+    if not sched:
+        raise ValueError("prompt schedule is empty")
+    for i, (t, text) in enumerate(sched):
+        if not isinstance(text, str):
+            raise ValueError(f"prompt schedule entry {i}: text must be a string, got {type(text).__name__}")
+        if i == 0 and t != 0.0:
+            raise ValueError(f"prompt schedule must start at 0 s, first entry starts at {t} s")
+        if i and t <= sched[i - 1][0]:
+            raise ValueError(f"prompt schedule entry {i}: start {t} s is not after the previous one ({sched[i - 1][0]} s)")
+    return sched
+
+
+def prompt_at(schedule: list[tuple[float, str]], seconds) -> int:
+    """Index of the schedule entry active at `seconds` (the last one starting at or before it)."""
+    return max(i for i, (t, _) in enumerate(schedule) if t <= float(seconds) + 1e-9)
 
 
 def _to_device(obj, device):

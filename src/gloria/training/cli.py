@@ -48,6 +48,16 @@ def _cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train_vae(args: argparse.Namespace) -> int:
+    from gloria.training.config import load_config
+    from gloria.training.vae import VAEConfig, train_vae
+
+    cfg = load_config(args.config, _overrides(args.set), cls=VAEConfig)
+    out = train_vae(cfg, resume=args.resume, progress=not args.no_progress)
+    print(f"VAE written to {out}")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train Gloria from a recipe (configs/stage*.yaml); same under torchrun",
                        description="Train from a recipe. Under `torchrun --nproc_per_node N` it runs data-parallel "
@@ -63,3 +73,10 @@ def register(sub) -> None:
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value")
     c.add_argument("--no-progress", action="store_true", help="no progress bar")
     c.set_defaults(func=_cache)
+    v = sub.add_parser("train-vae", help="train a small AutoencoderKLWan on a clip manifest (the CPU demo's VAE)",
+                       description="Train a small Wan-class VAE (configs/demo/vae.yaml) and measure its latent statistics.")
+    v.add_argument("--config", required=True, help="VAE recipe YAML (configs/demo/vae.yaml)")
+    v.add_argument("--resume", action="store_true", help="continue from OUTPUT/checkpoint")
+    v.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. max_steps=10")
+    v.add_argument("--no-progress", action="store_true", help="no progress bar")
+    v.set_defaults(func=_train_vae)

