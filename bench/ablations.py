@@ -57,7 +57,7 @@ def evaluate(names: list[str], characters: int, seconds: float, steps: int, guid
     import numpy as np
     import torch
 
-    from gloria.demo import generate
+    from gloria.synthetic.demo_run import generate
     from gloria.synthetic.demo_model import load_pipeline
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))

@@ -162,7 +162,7 @@ def measure(weights: str | os.PathLike) -> Path:
     import tempfile
     import time
 
-    from gloria.demo import generate
+    from gloria.synthetic.demo_run import generate
 
     pipe = load_pipeline(weights)
     res = {}
