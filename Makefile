@@ -33,20 +33,10 @@ demo: setup
 test: setup
 	$(PY) -m pytest -q
 
-# The CPU demo model from scratch (data -> VAE -> cache -> stages I-III -> shipped weights); see docs/synthetic.md.
-DEMO := runs/demo
+# The CPU demo model from scratch: data -> VAE -> cache -> stages I-III -> shipped weights + metrics + card,
+# each step timed (docs/synthetic.md). Every step resumes, so an interrupted run continues.
 train-demo-model: setup
-	$(VENV)/bin/gloria synthetic dataset --characters 64 --videos 1 --seconds 40 --clip-frames 33 --seed 0 --out $(DEMO)/data
-	$(VENV)/bin/gloria train-vae --config configs/demo/vae.yaml --no-progress
-	$(PY) -m gloria.synthetic.demo_model audio-encoder $(DEMO)/audio_encoder
-	$(PY) -m gloria.synthetic.demo_model subset --src $(DEMO)/data --dst $(DEMO)/data_small --videos 32 --clips-per-video 6
-	$(VENV)/bin/gloria cache --config configs/demo/stage1.yaml --no-progress
-	$(VENV)/bin/gloria train --config configs/demo/stage1.yaml
-	$(VENV)/bin/gloria train --config configs/demo/stage2.yaml
-	$(VENV)/bin/gloria train --config configs/demo/stage3.yaml
-	$(PY) -m gloria.synthetic.demo_model pack --run $(DEMO)/full/stage3 --vae $(DEMO)/vae/vae \
-	  --audio $(DEMO)/audio_encoder --out src/gloria/synthetic/demo_weights
-	$(PY) -m gloria.synthetic.demo_model measure
+	$(PY) -m gloria.synthetic.demo_model train-all --configs configs/demo --runs runs/demo
 
 bench: setup
 	$(PY) bench/transformer.py

@@ -2,7 +2,7 @@
 
 Every variant starts from the same stage-I run (`configs/demo/stage1.yaml`: no anchors, so it is shared
 fairly) and trains stages II and III with the same step budget as the demo model; only what the
-ablation names changes. Each is then scored on held-out characters (`gloria.demo.generate`: the
+ablation names changes. Each is then scored on held-out characters (`gloria.synthetic.demo_run.generate`: the
 turn-around script, per-chunk captions, audio, anchors) against the true render.
 
     python bench/ablations.py --train --jobs 2          # train the 4 ablations (the full model = the demo run)

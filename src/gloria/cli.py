@@ -15,7 +15,7 @@ import sys
 COMMAND_MODULES = [
     "gloria.pipelines.cli",  # gloria generate
     "gloria.models.cli",  # gloria info, gloria convert
-    "gloria.demo",  # gloria demo
+    "gloria.synthetic.demo_run",  # gloria demo
     "gloria.synthetic.cli",  # gloria synthetic render|dataset
     "gloria.evaluation.cli",  # gloria eval
     "gloria.data.cli",  # gloria data build, gloria anchors extract

@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import importlib.util
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 
 
@@ -65,35 +63,9 @@ def moving(img: np.ndarray, k: int, out_hw: tuple[int, int] = (400, 500), amp: i
 
 def write_video(path: str | Path, frames, fps: int = 25, audio: np.ndarray | None = None, sr: int = 16000) -> Path:
     """Encode RGB frames (iterable of [H, W, 3] uint8) as H.264 mp4, with optional mono float audio [S]."""
-    path = Path(path)
-    frames = iter(frames)
-    first = next(frames)
-    with av.open(str(path), "w") as c:
-        vs = c.add_stream("libx264", rate=fps)
-        vs.height, vs.width = first.shape[:2]
-        vs.pix_fmt = "yuv420p"
-        vs.options = {"crf": "23", "preset": "ultrafast"}
-        a = c.add_stream("aac", rate=sr, layout="mono") if audio is not None else None
-        import itertools
+    from gloria.synthetic.dataset import write_mp4
 
-        for i, f in enumerate(itertools.chain([first], frames)):
-            vf = av.VideoFrame.from_ndarray(f, format="rgb24")
-            vf.pts = i
-            vf.time_base = Fraction(1, fps)
-            for p in vs.encode(vf):
-                c.mux(p)
-        for p in vs.encode():
-            c.mux(p)
-        if a is not None:
-            x = np.asarray(audio, np.float32)[None]
-            for i in range(0, x.shape[1], 1024):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, i:i + 1024]), format="fltp", layout="mono")
-                af.sample_rate, af.pts, af.time_base = sr, i, Fraction(1, sr)
-                for p in a.encode(af):
-                    c.mux(p)
-            for p in a.encode():
-                c.mux(p)
-    return path
+    return write_mp4(path, np.stack(list(frames)), fps, audio, sample_rate=sr, crf=23)
 
 
 def scene_video(path: str | Path, scenes: list[tuple[np.ndarray, int]], fps: int = 25, audio: np.ndarray | None = None,

@@ -7,8 +7,10 @@ import torch
 
 from gloria.data.backends.orientation import (classify_yaw, forward_from_gvhmr, forward_from_landmarks,
                                               viewpoint_from_landmarks, yaw_deg)
-from gloria.data.backends.sync import SyncNet, audio_envelope, envelope_sync, lse_scores, mfcc
+from gloria.data.backends.sync import INT16_SCALE, audio_envelope, envelope_sync, syncnet_sync
 from gloria.data.pipeline import Sample, clip_starts, global_anchor_times, select_expression_candidates
+from gloria.evaluation.syncnet import (SyncNet, audio_features, mfcc, n_windows_for, sync_metrics,
+                                      video_features)
 from gloria.models.anchors import EXPRESSIONS
 
 
@@ -109,7 +111,8 @@ def test_lse_scores_and_syncnet_shapes():
     g = torch.Generator().manual_seed(0)
     v = torch.randn(40, 16, generator=g)
     a = torch.roll(v, shifts=3, dims=0)  # audio embedding of frame t equals video embedding of t - 3
-    off, conf, dist = lse_scores(v, a, vshift=15)
+    scores, _ = sync_metrics(v.numpy(), a.numpy(), vshift=15)
+    off, conf, dist = scores["offset"], scores["lse_c"], scores["lse_d"]
     assert off == -3 and conf > 0 and dist < 1.0
     c = mfcc(np.random.default_rng(0).standard_normal(16000), 16000)
     assert c.shape == (99, 13)  # python_speech_features: 1 + ceil((16000 - 400) / 160) frames
@@ -117,3 +120,39 @@ def test_lse_scores_and_syncnet_shapes():
     with torch.no_grad():
         assert net.forward_aud(torch.randn(2, 1, 13, 20)).shape == (2, 1024)
         assert net.forward_lip(torch.randn(1, 3, 5, 224, 224)).shape == (1, 1024)
+
+
+class _TinySyncNet(torch.nn.Module):
+    """A random-weight stand-in with SyncNet's interface: lips [N, 3, 5, 224, 224], MFCC [N, 1, 13, 20] -> [N, 8]."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lip = torch.nn.Linear(3 * 5 * 4 * 4, 8)
+        self.aud = torch.nn.Linear(13 * 20, 8)
+
+    def forward_lip(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lip(torch.nn.functional.adaptive_avg_pool3d(x / 255, (5, 4, 4)).flatten(1))
+
+    def forward_aud(self, x: torch.Tensor) -> torch.Tensor:
+        return self.aud(x.flatten(1) / 100)
+
+
+def test_data_backend_scores_like_the_evaluation_metric():
+    """syncnet_sync (RGB crops, audio in [-1, 1]) == the metric's steps (BGR crops, int16 audio), as evaluate_sync runs them."""
+    torch.manual_seed(0)
+    net = _TinySyncNet().eval()
+    rng = np.random.default_rng(0)
+    T = 30
+    rgb = rng.integers(0, 256, size=(T, 224, 224, 3), dtype=np.uint8)
+    audio_int16 = np.round(rng.normal(size=T * 640 + 300) * 3000).clip(-32768, 32767)  # not a multiple of 640
+    nwin = n_windows_for(T, len(audio_int16))
+    fv = video_features(net, iter(rgb[..., ::-1]), nwin)
+    fa = audio_features(net, mfcc(audio_int16, 16000).T, nwin)
+    metric, _ = sync_metrics(fv, fa, 15)
+    offset, conf, dist = syncnet_sync(net, rgb, audio_int16 / INT16_SCALE, 15)
+    assert metric["windows"] == T - 5
+    assert offset == metric["offset"]
+    assert conf == pytest.approx(metric["lse_c"], rel=1e-12) and dist == pytest.approx(metric["lse_d"], rel=1e-12)
+    assert conf > 0
+    with pytest.raises(ValueError, match="at least 6 frames"):
+        syncnet_sync(net, rgb[:5], audio_int16 / INT16_SCALE)

@@ -72,6 +72,32 @@ def test_syncnet_shapes_and_weights_roundtrip(tmp_path):
         load_syncnet(tmp_path / "wrong.model")
 
 
+def test_syncnet_loader_accepts_every_weight_layout(tmp_path):
+    import torch
+
+    from gloria.data.backends.sync import SyncNet
+
+    torch.manual_seed(1)
+    model = build_syncnet().eval()
+    state = model.state_dict()
+    torch.save({f"__S__.{k}": v for k, v in state.items()}, tmp_path / "instance.model")  # a saved SyncNetInstance
+    torch.save({**state, "extra": torch.zeros(1)}, tmp_path / "extra.model")
+    torch.save(model, tmp_path / "module.pt")  # a whole pickled module
+    for name in ("instance.model", "extra.model", "module.pt"):
+        loaded = load_syncnet(tmp_path / name)
+        assert torch.equal(loaded.state_dict()["netcnnlip.0.weight"], state["netcnnlip.0.weight"]) and not loaded.training
+    assert isinstance(SyncNet.from_file(str(tmp_path / "instance.model")), type(model))  # the data pipeline's entry
+    (tmp_path / "junk.model").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="cannot read SyncNet weights .*junk.model"):
+        load_syncnet(tmp_path / "junk.model")
+    torch.save({**state, "netfcaud.3.weight": torch.zeros(4, 512)}, tmp_path / "shape.model")
+    with pytest.raises(ValueError, match="shape.model: not a SyncNet state dict"):
+        load_syncnet(tmp_path / "shape.model")
+    torch.save([1, 2], tmp_path / "list.model")
+    with pytest.raises(ValueError, match="list.model: not a SyncNet state dict"):
+        load_syncnet(tmp_path / "list.model")
+
+
 def test_mfcc_equals_python_speech_features():
     psf = pytest.importorskip("python_speech_features")
     rng = np.random.default_rng(2)

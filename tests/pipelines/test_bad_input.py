@@ -81,7 +81,23 @@ def test_cli_generate_and_errors(pipe, tmp_path, first_frame, capsys):
 
     assert read_video_frames(out).shape[0] == 12  # 0.5 s of audio at 24 fps
     assert "12 frames" in capsys.readouterr().out
+    first = read_video_frames(out)
     out.unlink()
+    # a one-entry prompt schedule file is the same video as --prompt
+    sched = tmp_path / "prompts.yaml"
+    sched.write_text("- {start: 0, prompt: w1 w2}\n")
+    i = base.index("--prompt")
+    assert main(base[:i] + ["--prompt-schedule", str(sched)] + base[i + 2:] + ["--audio", str(wav)]) == 0
+    np.testing.assert_array_equal(read_video_frames(out), first)
+    out.unlink()
+    capsys.readouterr()
+    for text, msg in (("- {start: 1, prompt: a}\n", "must start at 0 s"), ("start: 0\n", "expected a list of"),
+                      ("- {start: 0, prompt: a}\n- {start: 0, prompt: b}\n", "is not after the previous one")):
+        sched.write_text(text)
+        assert main(base[:i] + ["--prompt-schedule", str(sched)] + base[i + 2:] + ["--seconds", "1"]) == 2
+        err = capsys.readouterr().err
+        assert str(sched) in err and msg in err, err
+        assert not out.exists()
     for extra, msg in ((["--seconds", "0"], "--seconds must be > 0"), (["--seconds", "1", "--size", "30x32"], "multiples of 16"),
                        (["--audio", str(tmp_path / "none.wav")], "audio not found")):
         assert main(base + extra) == 2

@@ -7,6 +7,7 @@ import torch
 import yaml
 from pipeline_helpers import make_pipe, rgb_image, write_wav
 
+from gloria.models.transformer_gloria import GloriaTransformer3DModel
 from gloria.pipelines.chunking import blend_weights
 from gloria.pipelines.pipeline_gloria import GloriaPipeline, state_dir_for
 from gloria.pipelines.video_io import read_video_frames
@@ -138,10 +139,19 @@ def test_resume_equals_uninterrupted(pipe, tmp_path, first_frame):
     # bitwise: same latents, same H.264 segments, same remux
     assert out.read_bytes() == (tmp_path / "full.mp4").read_bytes()
     assert not state_dir_for(out).exists()
+    # without resume state (save_state=False) the same MP4 is written and nothing is left beside it
+    quick = tmp_path / "quick.mp4"
+    pipe(first_frame, "w1 w2", output_path=quick, save_state=False, **kw)
+    assert quick.read_bytes() == out.read_bytes() and not state_dir_for(quick).exists()
 
 
-def test_ti2v_kind_two_chunks(tmp_path):
+@pytest.mark.parametrize("patch", [(1, 2, 2), (1, 4, 4)])
+def test_ti2v_kind_two_chunks(tmp_path, patch):
     pipe = make_pipe("ti2v", audio=False)
+    if patch != (1, 2, 2):  # one timestep per token whatever the patch size (the demo model's is 4x4)
+        from gloria.models.presets import get_preset
+
+        pipe.transformer = GloriaTransformer3DModel(**get_preset("tiny-ti2v", patch_size=patch, audio_dim=None)).eval()
     infos = []
     out = pipe(rgb_image(), "w1", num_frames=25, chunk_frames=21, output_path=None, return_frames=True,
                callback_on_chunk_end=lambda p, i, info: infos.append(info), **COMMON)

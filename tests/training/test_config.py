@@ -38,6 +38,9 @@ def test_errors_name_file_and_key(tmp_path):
     p.write_text("model: {preset: tiny}\ndata: {num_frames: 10}\n")
     with pytest.raises(ConfigError, match="data.num_frames: must be 4k\\+1"):
         load_config(p)
+    p.write_text("model: {preset: tiny}\ndata: {encode_batch: 0}\n")
+    with pytest.raises(ConfigError, match="data.encode_batch: must be >= 1, got 0"):
+        load_config(p)
     p.write_text("run: {max_steps: 3}\n")
     with pytest.raises(ConfigError, match="exactly one of model.preset"):
         load_config(p)

@@ -445,18 +445,19 @@ def _sync_shot(path, an, audio, fa, fb, a, fps, cfg: DataConfig, models: Models)
 
 
 def _syncnet_shot(path, start, dur, mono, sr, cfg, models) -> tuple[int, float]:  # pragma: no cover - needs user weights
-    import cv2
-
+    """SyncNet offset / confidence of one shot, on the evaluation metric's face track and crops (syncnet_python's
+    smoothed whole-face box with margin), so the data filter's LSE-C means what `gloria eval`'s does. Two decoding
+    passes (boxes, then crops) keep memory at one frame."""
     from gloria.data.backends.sync import syncnet_sync
+    from gloria.evaluation.syncnet import crop_face, smooth_track
 
-    crops = []
-    for t, frame in iter_frames(path, start, start + dur):
-        rgb = frame.to_ndarray(format="rgb24")
-        obs = models.mp.observe(rgb)
-        if not obs.faces:
-            continue
-        x0, y0, x1, y1 = obs.faces[0][0]
-        crops.append(cv2.resize(rgb[(y0 + y1) // 2:y1, x0:x1], (224, 224)))
+    boxes = []
+    for _, frame in iter_frames(path, start, start + dur):
+        obs = models.mp.observe(frame.to_ndarray(format="rgb24"))
+        boxes.append(tuple(obs.faces[0][0]) if obs.faces else None)  # None: interpolated by smooth_track
+    track = list(zip(*smooth_track(boxes)))
+    crops = [crop_face(frame.to_ndarray(format="rgb24"), *track[i])[..., ::-1]  # BGR crop -> RGB for syncnet_sync
+             for i, (_, frame) in enumerate(iter_frames(path, start, start + dur)) if i < len(track)]
     n16 = int(len(mono) * 16000 / sr)
     a16 = np.interp(np.arange(n16) * sr / 16000, np.arange(len(mono)), mono)
     seg = a16[int(start * 16000):int((start + dur) * 16000)]

@@ -29,10 +29,13 @@ PRESETS: dict[str, dict] = {
     "tiny": {**_TINY, "audio_dim": 16, "audio_num_layers": 1},
     "tiny-ti2v": {**_TINY, "in_channels": 16, "out_channels": 16, "image_dim": None, "added_kv_proj_dim": None,
                   "audio_dim": 16, "audio_num_layers": 1},
-    # The CPU demo model (`gloria demo`): TI2V kind on a small Wan-class VAE (8 latent channels, 4x4x4
-    # compression, 4x4 latent patches = 16x16 pixels per token), all-MiniLM-L6-v2 text (384-d) and log-mel audio (41-d, gloria.models.logmel).
-    "demo": dict(patch_size=(1, 4, 4), num_attention_heads=4, attention_head_dim=32, in_channels=8, out_channels=8,
-                 text_dim=384, freq_dim=64, ffn_dim=512, num_layers=4, cross_attn_norm=True,
+    # The CPU demo model (`gloria demo`): TI2V kind on a small Wan-class VAE (16 latent channels, 4x4x4
+    # compression), 4x4 latent patches = 16x16 pixels per token. The width (256) is at least a patch's
+    # 4*4*16 = 256 values: a narrower model cannot pass a noisy patch through its patch embedding and
+    # measurably fails to denoise (docs/synthetic.md). all-MiniLM-L6-v2 text (384-d), log-mel audio
+    # (41-d, gloria.models.logmel).
+    "demo": dict(patch_size=(1, 4, 4), num_attention_heads=4, attention_head_dim=64, in_channels=16, out_channels=16,
+                 text_dim=384, freq_dim=64, ffn_dim=1024, num_layers=3, cross_attn_norm=True,
                  qk_norm="rms_norm_across_heads", eps=1e-6, image_dim=None, added_kv_proj_dim=None,
                  rope_max_seq_len=1024, audio_dim=41, audio_num_layers=1),
     "wan2.1-i2v-14b": {**_WAN21_I2V_14B, "audio_dim": None},

@@ -63,7 +63,8 @@ class _Modulation:
         mod = table[:, start:stop] + self.levels[:, start:stop].float()  # [B or U, k, dim]
         if self.index is None:
             return list(mod.chunk(stop - start, dim=1))  # each [B, 1, dim]
-        return [mod[:, k][self.index] for k in range(stop - start)]  # each [B, S, dim]
+        # F.embedding = mod[:, k][index], with a dense backward (indexing's index_put backward is ~10x slower on CPU)
+        return [torch.nn.functional.embedding(self.index, mod[:, k]) for k in range(stop - start)]  # each [B, S, dim]
 
 
 class GloriaTransformer3DModel(WanTransformer3DModel):

@@ -12,13 +12,40 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def load_prompt_schedule(path: str) -> list[tuple[float, str]]:
+    """A prompt-schedule YAML file (`- {start: 0, prompt: "..."}` entries) -> `[(start_s, text), ...]`, checked."""
+    from pathlib import Path
+
+    import yaml
+
+    from gloria.cli import UserError
+    from gloria.pipelines.pipeline_gloria import prompt_schedule
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"prompt schedule not found: {p}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as err:
+        raise UserError(f"{p}: not valid YAML ({err})") from None
+    if not isinstance(data, list) or not all(isinstance(e, dict) and set(e) == {"start", "prompt"} for e in data):
+        raise UserError(f"{p}: expected a list of {{start: seconds, prompt: text}} entries")
+    try:
+        return prompt_schedule([(e["start"], e["prompt"]) for e in data])
+    except ValueError as err:
+        raise UserError(f"{p}: {err}") from None
+
+
 def register(sub) -> None:
     p = sub.add_parser("generate", help="generate a long video (chunk-wise, streamed to MP4, resumable)",
                        description=__doc__)
     p.add_argument("--model", required=True, help="GloriaPipeline folder (save_pretrained) or a diffusers Wan I2V/TI2V folder")
     p.add_argument("--wav2vec2", default=None, help="wav2vec2 folder, when --model is a plain Wan checkpoint")
     p.add_argument("--image", required=True, help="first frame (RGB); also the global anchor unless anchors give one")
-    p.add_argument("--prompt", required=True)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--prompt", help="one text for the whole video")
+    what.add_argument("--prompt-schedule", metavar="FILE",
+                      help="YAML list of {start: seconds, prompt: text}; each chunk uses the entry active at its first frame")
     p.add_argument("--negative-prompt", default=None, help="default: Wan's negative prompt")
     p.add_argument("--audio", default=None, help="speech / music file; its length is the default duration")
     p.add_argument("--anchors", default=None, help="anchors.yaml (see docs/generate.md)")
@@ -63,6 +90,7 @@ def run(args) -> int:
     from gloria.pipelines.anchor_set import load_rgb_image
 
     load_rgb_image(args.image, what="image")
+    prompt = args.prompt if args.prompt_schedule is None else load_prompt_schedule(args.prompt_schedule)
     if args.audio is not None and not Path(args.audio).is_file():
         raise FileNotFoundError(f"audio not found: {args.audio}")
     out = Path(args.out)
@@ -93,7 +121,7 @@ def run(args) -> int:
     pipe.set_progress_bar_config(disable=True)
     h, w = args.size
     res = pipe(
-        image=args.image, prompt=args.prompt,
+        image=args.image, prompt=prompt,
         **({} if args.negative_prompt is None else {"negative_prompt": args.negative_prompt}),
         audio=args.audio, anchors=args.anchors, seconds=args.seconds, fps=args.fps, height=h, width=w,
         num_inference_steps=args.steps, guidance_scale=args.guidance, audio_guidance_scale=args.audio_guidance,

@@ -248,10 +248,11 @@ class GloriaPipeline(DiffusionPipeline):
                 attention_kwargs=attention_kwargs, return_dict=False, **kw,
             )[0]
 
+        p_t, p_h, p_w = tr.config.patch_size
         for t in timesteps:
             if ffmask is not None:
                 x_in = ((1 - ffmask) * cond + ffmask * latents).to(tdtype)
-                tt = (ffmask[0][0][:, ::2, ::2] * t).flatten().unsqueeze(0)
+                tt = (ffmask[0][0][::p_t, ::p_h, ::p_w] * t).flatten().unsqueeze(0)  # one timestep per token
             elif self.config.expand_timesteps:
                 x_in, tt = latents.to(tdtype), t.reshape(1)
             else:
@@ -428,7 +429,7 @@ class GloriaPipeline(DiffusionPipeline):
             for seg in state_dir.glob("seg_*.mp4"):
                 if int(seg.stem.split("_")[1]) >= start_chunk:
                     seg.unlink()
-        elif state_dir is not None and save_state:
+        elif state_dir is not None:  # the segments live there even when no resume state is saved
             if state_dir.exists():  # leftovers of a run that stopped before its first chunk
                 for p in state_dir.iterdir():
                     p.unlink()

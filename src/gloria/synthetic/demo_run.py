@@ -1,7 +1,6 @@
-"""The demo run: a held-out synthetic character generated for a minute by the demo model, scored against truth.
+"""`gloria demo`: a held-out synthetic character generated for a minute by the shipped demo model, scored against truth.
 
-Not yet wired to `gloria demo` (which stays the forward-pass smoke test) because no trained weights ship yet:
-`python -m gloria.synthetic.demo_run --weights DIR` runs it on weights from `make train-demo-model`.
+    gloria demo [--out demo.mp4] [--seconds 60] [--steps 20] [--weights DIR]   (what `make demo` runs)
 
 1. Renders a character the model never saw (`Character.random(HELD_OUT_SEED + k)`; training used seeds
    0..63), its scene, the turn-around script (front and talking, turns to show its back at T/3, turns back
@@ -116,10 +115,9 @@ def run_demo(args) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    p = argparse.ArgumentParser(prog="python -m gloria.synthetic.demo_run", description=__doc__.split("\n\n")[0])
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="generate a minute of a held-out synthetic character on the CPU, with metrics",
+                       description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="demo.mp4", help="output MP4 (default demo.mp4)")
     p.add_argument("--seconds", type=float, default=60.0, help="video length in seconds (>= 6, default 60)")
     p.add_argument("--character", type=int, default=0, help="which held-out character (default 0)")
@@ -129,8 +127,4 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default=None, help="demo model folder (default: the shipped weights)")
     p.add_argument("--full-metrics", action="store_true", help="print every metric, not only the summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return run_demo(p.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    p.set_defaults(func=run_demo)

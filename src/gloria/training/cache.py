@@ -51,16 +51,14 @@ def _anchor_hw(cfg: TrainConfig, anchor_type: str) -> tuple[int, int]:
     return (d.height, d.width) if anchor_type == "global" else (int(d.anchor_size[0]), int(d.anchor_size[1]))
 
 
-def encode_clip(enc: Encoders, dataset_dir: Path, clip: dict, cfg: TrainConfig, needs: dict) -> dict:
-    """Raw clip -> the tensors a training sample needs (float32, CPU)."""
+def _load_clip(enc: Encoders, dataset_dir: Path, clip: dict, cfg: TrainConfig, needs: dict) -> tuple[torch.Tensor, dict]:
+    """Decode one clip: pixels `[3, T, H, W]` in [-1, 1] and its non-VAE tensors (text, audio, CLIP image)."""
     d = cfg.data
     video = schema.resolve_path(dataset_dir, clip["video_path"])
     if not video.is_file():
         raise FileNotFoundError(f"clip {clip['clip_id']}: video file not found: {video}")
     pixels = read_clip_frames(video, d.num_frames, d.frame_stride, d.height, d.width)
-    out = {"latent": enc.encode_pixels(pixels), "text": enc.encode_text(clip["caption"])}
-    if needs["cond"]:
-        out["cond"] = enc.encode_i2v_condition(pixels)
+    out = {"text": enc.encode_text(clip["caption"])}
     if needs["clip_image"]:
         out["clip_image"] = enc.encode_clip_image(pixels[:, 0])
     if needs["audio"] and clip["has_audio"]:
@@ -70,15 +68,67 @@ def encode_clip(enc: Encoders, dataset_dir: Path, clip: dict, cfg: TrainConfig, 
         if wave.shape[0] == 0:
             raise ValueError(f"clip {clip['clip_id']}: has_audio is true but {apath} has no audio stream")
         out["audio"] = enc.encode_audio(wave, frame_times(d.num_frames, d.frame_stride, clip["fps"]))
+    return pixels, out
+
+
+def encode_clips(enc: Encoders, dataset_dir: Path, clips: list[dict], cfg: TrainConfig, needs: dict) -> list[dict | Exception]:
+    """Raw clips -> the tensors each training sample needs (float32, CPU), one VAE call for the whole group.
+
+    A clip that cannot be read gets its exception in its place; the others are still encoded.
+    """
+    loaded: list[tuple[torch.Tensor, dict] | Exception] = []
+    for clip in clips:
+        try:
+            loaded.append(_load_clip(enc, dataset_dir, clip, cfg, needs))
+        except Exception as err:  # noqa: BLE001 - reported per clip by the caller
+            loaded.append(err)
+    ok = [x for x in loaded if not isinstance(x, Exception)]
+    if ok:
+        pixels = torch.stack([p for p, _ in ok])
+        latents = enc.encode_pixels(pixels)
+        conds = enc.encode_i2v_condition(pixels) if needs["cond"] else None
+        for i, (_, out) in enumerate(ok):
+            out["latent"] = latents[i]
+            if conds is not None:
+                out["cond"] = conds[i]
+    return [x if isinstance(x, Exception) else x[1] for x in loaded]
+
+
+def encode_clip(enc: Encoders, dataset_dir: Path, clip: dict, cfg: TrainConfig, needs: dict) -> dict:
+    """Raw clip -> the tensors a training sample needs (float32, CPU)."""
+    got = encode_clips(enc, dataset_dir, [clip], cfg, needs)[0]
+    if isinstance(got, Exception):
+        raise got
+    return got
+
+
+def encode_anchors(enc: Encoders, dataset_dir: Path, anchors: list[dict], cfg: TrainConfig) -> list[torch.Tensor | Exception]:
+    """Anchor images -> latents `[C, 1, h, w]`; anchors of the same size share one VAE call."""
+    out: list[torch.Tensor | Exception] = []
+    for anchor in anchors:
+        try:
+            path = schema.resolve_path(dataset_dir, anchor["image_path"])
+            if not path.is_file():
+                raise FileNotFoundError(f"anchor {anchor['anchor_id']}: image not found: {path}")
+            out.append(read_image(path, *_anchor_hw(cfg, anchor["type"])))
+        except Exception as err:  # noqa: BLE001 - reported per anchor by the caller
+            out.append(err)
+    by_size: dict[tuple, list[int]] = {}
+    for i, x in enumerate(out):
+        if not isinstance(x, Exception):
+            by_size.setdefault(tuple(x.shape), []).append(i)
+    for idx in by_size.values():
+        latents = enc.encode_pixels(torch.stack([out[i] for i in idx]))
+        for j, i in enumerate(idx):
+            out[i] = latents[j]
     return out
 
 
 def encode_anchor(enc: Encoders, dataset_dir: Path, anchor: dict, cfg: TrainConfig) -> torch.Tensor:
-    path = schema.resolve_path(dataset_dir, anchor["image_path"])
-    if not path.is_file():
-        raise FileNotFoundError(f"anchor {anchor['anchor_id']}: image not found: {path}")
-    h, w = _anchor_hw(cfg, anchor["type"])
-    return enc.encode_pixels(read_image(path, h, w))
+    got = encode_anchors(enc, dataset_dir, [anchor], cfg)[0]
+    if isinstance(got, Exception):
+        raise got
+    return got
 
 
 def null_text_embedding(enc: Encoders | None, cfg: TrainConfig, text_dim: int) -> torch.Tensor:
@@ -140,16 +190,18 @@ def build_cache(cfg: TrainConfig, model_config: dict, out_dir: str | os.PathLike
                 bar.update(len(rows))
             else:
                 tensors, info = {}, {"kept": [], "failures": []}
-                for rec in rows.to_dict("records"):
-                    try:
-                        got = fn(rec)
+                recs = rows.to_dict("records")
+                for g in range(0, len(recs), d.encode_batch):
+                    group = recs[g : g + d.encode_batch]
+                    for rec, got in zip(group, fn(group)):
+                        if isinstance(got, Exception):
+                            info["failures"].append({"id": rec[idcol], "error": f"{type(got).__name__}: {got}"})
+                            continue
                         got = {"latent": got} if torch.is_tensor(got) else got
                         for k, v in got.items():
                             tensors[f"{rec[idcol]}/{k}"] = v.to(dtype)
                         info["kept"].append(rec[idcol])
-                    except Exception as err:  # noqa: BLE001 - a bad file must not stop the cache
-                        info["failures"].append({"id": rec[idcol], "error": f"{type(err).__name__}: {err}"})
-                    bar.update(1)
+                    bar.update(len(group))
                 if tensors:
                     _atomic_save(tensors, path)
                 _atomic_text(done_path, json.dumps(info))
@@ -159,8 +211,8 @@ def build_cache(cfg: TrainConfig, model_config: dict, out_dir: str | os.PathLike
             failures[kind] += info["failures"]
         bar.close()
 
-    run(clips, "clips", "clip_id", lambda rec: encode_clip(enc, dataset_dir, rec, cfg, needs))
-    run(anchors, "anchors", "anchor_id", lambda rec: encode_anchor(enc, dataset_dir, rec, cfg))
+    run(clips, "clips", "clip_id", lambda recs: encode_clips(enc, dataset_dir, recs, cfg, needs))
+    run(anchors, "anchors", "anchor_id", lambda recs: encode_anchors(enc, dataset_dir, recs, cfg))
     text_dim = int(model_config["text_dim"])
     null = null_text_embedding(enc, cfg, text_dim)
     _atomic_save({"text": null.to(dtype)}, out / "null_text.safetensors")

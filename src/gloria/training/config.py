@@ -83,6 +83,7 @@ class DataConfig:
     num_workers: int = 2
     cache_dtype: str = "bfloat16"  # storage dtype of cached tensors
     shard_size: int = 256  # clips (or anchors) per cache shard
+    encode_batch: int = 8  # clips (or anchors) per VAE call when building the cache
     max_retries: int = 8  # corrupt/missing sample: try this many replacements before failing the step
     encoders: EncoderPaths = field(default_factory=EncoderPaths)
 
@@ -129,6 +130,7 @@ class OptimConfig:
     weight_decay: float = 0.1
     eps: float = 1e-8
     warmup_steps: int = 0  # linear warm-up, then constant (paper: constant)
+    min_lr_ratio: float = 1.0  # < 1: cosine decay after the warm-up, to lr * min_lr_ratio at run.max_steps
     grad_clip: float = 1.0  # 0 = off
     ema_decay: float = 0.0  # 0 = no EMA
 
@@ -179,6 +181,9 @@ class TrainConfig:
             raise bad("data.num_frames", f"must be 4k+1 (VAE temporal compression 4), got {d.num_frames}")
         if d.frame_stride < 1:
             raise bad("data.frame_stride", f"must be >= 1, got {d.frame_stride}")
+        for key in ("shard_size", "encode_batch"):
+            if getattr(d, key) < 1:
+                raise bad(f"data.{key}", f"must be >= 1, got {getattr(d, key)}")
         if len(d.anchor_size) != 2:
             raise bad("data.anchor_size", f"must be [height, width], got {d.anchor_size}")
         a = self.anchors
@@ -214,6 +219,8 @@ class TrainConfig:
             raise bad("optim.betas", f"must be two numbers, got {o.betas}")
         if o.lr <= 0:
             raise bad("optim.lr", f"must be > 0, got {o.lr}")
+        if not 0.0 < o.min_lr_ratio <= 1.0:
+            raise bad("optim.min_lr_ratio", f"must be in (0, 1], got {o.min_lr_ratio}")
         if not 0.0 <= o.ema_decay < 1.0:
             raise bad("optim.ema_decay", f"must be in [0, 1), got {o.ema_decay}")
         r = self.run

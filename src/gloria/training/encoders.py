@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gloria.models.wan_vae import use_fast_rms_norm
 from gloria.training.config import EncoderPaths
 
 AUDIO_RATE = 16000
@@ -153,6 +154,7 @@ class Encoders:
 
             vae = AutoencoderKLWan.from_pretrained(self._need(self.paths.vae, "vae"), subfolder=self.paths.vae_subfolder)
             vae = vae.to(self.device, torch.float32 if self.device.type == "cpu" else self.dtype).eval().requires_grad_(False)
+            use_fast_rms_norm(vae)
             c = vae.config
             self._mean = torch.tensor(c.latents_mean, dtype=torch.float32).view(-1, 1, 1, 1)
             self._std = torch.tensor(c.latents_std, dtype=torch.float32).view(-1, 1, 1, 1)
@@ -204,17 +206,22 @@ class Encoders:
     # -- encoding
     @torch.no_grad()
     def encode_pixels(self, pixels: torch.Tensor) -> torch.Tensor:
-        """`[3, T, H, W]` in [-1, 1] -> normalised latent `[C, (T-1)/4+1, H/8, W/8]` (float32, CPU)."""
+        """`[3, T, H, W]` (or a batch `[B, 3, T, H, W]`) in [-1, 1] -> normalised latent `[C, (T-1)/4+1, H/s, W/s]`
+        (or `[B, C, ...]`), float32, CPU; `s` is the VAE's spatial factor. A batch costs far less than its clips
+        one by one (the causal encoder's per-chunk loop is paid once)."""
         vae = self.vae
-        x = pixels[None].to(self.device, next(vae.parameters()).dtype)
-        z = vae.encode(x).latent_dist.mode()[0].float().cpu()
-        return (z - self._mean) / self._std
+        single = pixels.dim() == 4
+        x = (pixels[None] if single else pixels).to(self.device, next(vae.parameters()).dtype)
+        z = vae.encode(x).latent_dist.mode().float().cpu()
+        z = (z - self._mean) / self._std
+        return z[0] if single else z
 
     @torch.no_grad()
     def encode_i2v_condition(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Wan I2V condition latent: the VAE latent of [first frame, zeros for the other frames]."""
+        """Wan I2V condition latent: the VAE latent of [first frame, zeros for the other frames] (shapes as
+        `encode_pixels`)."""
         cond = torch.zeros_like(pixels)
-        cond[:, 0] = pixels[:, 0]
+        cond[..., 0, :, :] = pixels[..., 0, :, :]
         return self.encode_pixels(cond)
 
     @torch.no_grad()

@@ -74,6 +74,17 @@ class DistInfo:
             dist.barrier()
 
 
+def lr_multiplier(step: int, warmup: int, total: int, min_ratio: float = 1.0) -> float:
+    """Learning-rate factor at optimizer step `step` (0-based): linear warm-up over `warmup` steps, then
+    constant (`min_ratio` 1, the paper's recipe) or a cosine decay reaching `min_ratio` at step `total`."""
+    if warmup > 0 and step < warmup:
+        return (step + 1) / warmup
+    if min_ratio >= 1.0 or total <= warmup:
+        return 1.0
+    progress = min(1.0, (step - warmup) / (total - warmup))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
 # ----------------------------------------------------------------------------- model building
 def resolve_checkpoint(path: str | os.PathLike) -> Path | None:
     """A training checkpoint dir for `path`: itself, or a run dir's latest checkpoint; None otherwise."""
@@ -265,8 +276,8 @@ class Trainer:
             [{"params": decay, "weight_decay": o.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=o.lr, betas=tuple(o.betas), eps=o.eps,
         )
-        warm = max(0, o.warmup_steps)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(1.0, (s + 1) / warm) if warm else 1.0)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_multiplier(s, o.warmup_steps, cfg.run.max_steps, o.min_lr_ratio))
         self.ema = None
         if o.ema_decay > 0:
             self.ema = {n: p.detach().float().clone() for n, p in self.unwrapped.named_parameters() if p.requires_grad}
