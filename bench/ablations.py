@@ -1,16 +1,16 @@
 """Table 4 of the paper at small scale: the demo model and its ablations, scored against ground truth.
 
 Every variant starts from the same stage-I run (`configs/demo/stage1.yaml`: no anchors, so it is shared
-fairly) and trains stages II and III with the same step budget as the demo model; only what the
-ablation names changes. Each is then scored on held-out characters (`gloria.synthetic.demo_run.generate`: the
+fairly) and trains stages II, III and the III fine-tune with the same recipe and step budget as the demo
+model; only what the ablation names changes. Each is then scored on held-out characters (`gloria.synthetic.demo_run.generate`: the
 turn-around script, per-chunk captions, audio, anchors) against the true render.
 
     python bench/ablations.py --train --jobs 2          # train the 4 ablations (the full model = the demo run)
     python bench/ablations.py --characters 3 --seconds 30   # evaluate, print the table, write JSON
 
-Variants: full (runs/demo/full), x_global (no global anchor in training or inference), x_view_expr (stage III
-replaced by more stage II: global anchor only), x_sca (anchors only from inside the training clip),
-x_rwc (anchors share the video's RoPE time positions: no offsets).
+Variants: full (runs/demo/full: the shipped demo model), x_global (no global anchor in training or inference),
+x_view_expr (stage III and its fine-tune replaced by more stage II: global anchor only), x_sca (anchors only
+from inside the training clip), x_rwc (every anchor at one shared RoPE time position: no offsets).
 """
 from __future__ import annotations
 
@@ -23,8 +23,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from gloria.synthetic.demo_model import STAGES
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "demo"
+FINAL = list(STAGES)[-1]  # the run whose weights are scored
 VARIANTS = {  # name -> (training overrides for stages II and III, anchor kinds given at inference)
     "full": ([], ("global", "view", "expr")),
     "x_global": (["anchors.global_anchor=false"], ("view", "expr")),
@@ -43,9 +46,10 @@ def train(name: str, threads: int) -> float:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     out = run_dir(name)
     t0 = time.perf_counter()
-    for stage, init in (("stage2", RUNS / "stage1"), ("stage3", out / "stage2")):
-        cmd = [sys.executable, "-m", "gloria.cli", "train", "--config", str(ROOT / "configs/demo" / f"{stage}.yaml"),
-               "--set", f"model.init_from={init}", "--set", f"run.output_dir={out / stage}"]
+    stages = [s for s in STAGES if s != "stage1"]
+    for stage, init in zip(stages, [RUNS / "stage1"] + [out / s for s in stages[:-1]]):
+        cmd = [sys.executable, "-m", "gloria.cli", "train", "--config", str(ROOT / "configs/demo" / STAGES[stage]),
+               "--set", f"model.init_from={init}", "--set", f"run.output_dir={out / stage}", "--resume"]
         for s in sets:
             cmd += ["--set", s]
         with open(out.parent / f"{name}-{stage}.log", "w") as log:
@@ -63,7 +67,7 @@ def evaluate(names: list[str], characters: int, seconds: float, steps: int, guid
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     results = {}
     for name in names:
-        pipe = load_pipeline(transformer=run_dir(name) / "stage3")
+        pipe = load_pipeline(transformer=run_dir(name) / FINAL)
         rows = [generate(pipe, k, seconds, None, steps, guidance, seed=k, use=VARIANTS[name][1], progress=False)["summary"]
                 for k in range(characters)]
         results[name] = {key: float(np.mean([r[key] for r in rows if r[key] is not None]))

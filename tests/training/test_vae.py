@@ -25,15 +25,33 @@ def _cfg(tmp_path, dataset, steps, **kw):
         "data": {"dataset": str(dataset), "num_frames": 5, "crop": 16},
         "model": {"base_dim": 4, "z_dim": 4, "dim_mult": [1, 2], "num_res_blocks": 1, "temperal_downsample": [True],
                   "scale_factor_spatial": 2, "scale_factor_temporal": 2},
-        "batch_size": 2, "max_steps": steps, "checkpoint_every": 2, "stats_clips": 2, **kw}))
+        "batch_size": 2, "max_steps": steps, "checkpoint_every": 2, "stats_clips": 2,
+        "warmup_steps": 1, "min_lr_ratio": 0.5, **kw}))  # a schedule, so resume must restore it too
     return load_config(p, cls=VAEConfig)
 
 
-def test_train_resume_equals_uninterrupted(tmp_path, dataset):
+def test_train_resume_equals_uninterrupted(tmp_path, dataset, monkeypatch):
     from diffusers import AutoencoderKLWan
 
+    import gloria.training.vae as vae_mod
+
     full = train_vae(_cfg(tmp_path, dataset, 4, output_dir=str(tmp_path / "full")), progress=False)
-    train_vae(_cfg(tmp_path, dataset, 2, output_dir=str(tmp_path / "part")), progress=False)
+
+    class Killed(RuntimeError):
+        pass
+
+    real, calls = vae_mod.sample_batch, []
+
+    def dies_at_step_3(*a, **k):  # the run is killed after its step-2 checkpoint
+        calls.append(1)
+        if len(calls) == 3:
+            raise Killed
+        return real(*a, **k)
+
+    monkeypatch.setattr(vae_mod, "sample_batch", dies_at_step_3)
+    with pytest.raises(Killed):
+        train_vae(_cfg(tmp_path, dataset, 4, output_dir=str(tmp_path / "part")), progress=False)
+    monkeypatch.setattr(vae_mod, "sample_batch", real)
     resumed = train_vae(_cfg(tmp_path, dataset, 4, output_dir=str(tmp_path / "part")), resume=True, progress=False)
     a, b = AutoencoderKLWan.from_pretrained(full), AutoencoderKLWan.from_pretrained(resumed)
     for (n, p), q in zip(a.state_dict().items(), b.state_dict().values()):

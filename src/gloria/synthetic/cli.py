@@ -13,13 +13,15 @@ def _render(args) -> int:
 
     size = parse_size((args.size, args.size), "--size")
     parse_size(args.crop, "--crop")
+    parse_size(args.view_crop or args.crop, "--view-crop")
     if args.seconds <= 0:
         raise ValueError(f"--seconds must be > 0, got {args.seconds}")
     character, scene = Character.random(args.seed), Scene.random(args.seed)
-    script = turn_around_script(args.seconds) if args.script == "turn-around" else random_script(args.seed, args.seconds)
+    script = turn_around_script(args.seconds, framing=args.framing) if args.script == "turn-around" \
+        else random_script(args.seed, args.seconds, args.framing)
     video = render_video(character, scene, script, fps=args.fps, size=size, seed=args.seed, progress=True)
     vid = f"syn{args.seed}"
-    paths = write_video_bundle(args.out, vid, video, character, scene, args.crop)
+    paths = write_video_bundle(args.out, vid, video, character, scene, args.crop, args.view_crop)
     print(json.dumps({k: str(v) for k, v in paths.items()} | {"frames": len(video.frames),
                       "caption": script.describe()}, indent=2))
     return 0
@@ -30,7 +32,8 @@ def _dataset(args) -> int:
 
     summary = write_dataset(args.out, args.characters, args.videos, seconds=args.seconds, fps=args.fps,
                             size=args.size, crop=args.crop, clip_frames=args.clip_frames, seed=args.seed,
-                            anchors_per_category=args.anchors_per_category, script=args.script)
+                            anchors_per_category=args.anchors_per_category, script=args.script,
+                            framing=args.framing, view_crop=args.view_crop)
     print(json.dumps(summary, indent=2))
     return 0
 
@@ -45,6 +48,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--fps", type=float, default=16.0, help="frames per second (default 16)")
         q.add_argument("--size", type=int, default=64, help="frame height = width in px, multiple of 16 (default 64)")
         q.add_argument("--crop", type=int, default=32, help="anchor crop size in px, multiple of 16 (default 32)")
+        q.add_argument("--view-crop", type=int, default=None,
+                       help="viewpoint (body) anchor crop size in px (default: --crop)")
+        q.add_argument("--framing", choices=("full", "medium"), default="full",
+                       help="full: the whole character; medium: head and torso fill the frame (default full)")
         q.add_argument("--script", choices=("random", "turn-around"), default="random", help="what the character does")
         q.add_argument("--out", required=True, help="output directory")
 

@@ -30,7 +30,7 @@ from gloria.models.anchors import EXPRESSIONS, VIEWPOINTS
 
 from .character import SIDE_CENTRE_DEG, Character, Scene
 from .render import body_viewport, head_viewport, render_frame
-from .script import random_script, turn_around_script
+from .script import FRAMINGS, random_script, turn_around_script
 from .world import RenderedVideo, anchors, parse_size, render_video, states_for
 
 
@@ -153,8 +153,10 @@ def _pick(candidates: np.ndarray, k: int, rng: np.random.Generator) -> list[int]
 
 
 def frame_anchor_rows(vid: str, video: RenderedVideo, character: Character, scene: Scene, out_dir: Path,
-                      crop: int, per_category: int, rng: np.random.Generator) -> list[dict]:
-    """Anchors taken from frames of the video (rendered from each frame's exact state): PNGs + table rows."""
+                      crop: int, per_category: int, rng: np.random.Generator, view_crop: int | None = None) -> list[dict]:
+    """Anchors taken from frames of the video (rendered from each frame's exact state): PNGs + table rows.
+    Head crops are `crop` px square, body crops `view_crop` (default `crop`)."""
+    view_crop = crop if view_crop is None else view_crop
     H, W = video.frames.shape[1:3]
     n = len(video.frames)
     states = states_for(video.script, video.fps, n, (H, W), video.gt["mouth"])
@@ -180,7 +182,7 @@ def frame_anchor_rows(vid: str, video: RenderedVideo, character: Character, scen
         d = np.abs((yaw - SIDE_CENTRE_DEG[v] + 180) % 360 - 180)
         for i in _pick(np.flatnonzero(d < 25), per_category, rng):
             vp = body_viewport(states[i])
-            add("viewpoint", v, i, render_frame(character, scene, states[i], (crop, crop), viewport=vp)[0], vp)
+            add("viewpoint", v, i, render_frame(character, scene, states[i], (view_crop, view_crop), viewport=vp)[0], vp)
     expr = np.array(video.gt["expression"])
     for e in EXPRESSIONS:
         for i in _pick(np.flatnonzero((expr == e) & (np.abs(yaw) < 30)), per_category, rng):
@@ -190,14 +192,14 @@ def frame_anchor_rows(vid: str, video: RenderedVideo, character: Character, scen
 
 
 def write_video_bundle(out_dir: str | os.PathLike, vid: str, video: RenderedVideo, character: Character,
-                       scene: Scene, crop: int = 32) -> dict[str, Path]:
+                       scene: Scene, crop: int = 32, view_crop: int | None = None) -> dict[str, Path]:
     """The long MP4, the ground truth and the canonical anchor set of one video (no manifest)."""
     out_dir = Path(out_dir)
     H, W = video.frames.shape[1:3]
     paths = {
         "video": write_mp4(out_dir / "videos" / f"{vid}.mp4", video.frames, video.fps, video.audio, video.sample_rate),
         "anchors_yaml": write_anchor_set(out_dir / "anchor_sets" / vid,
-                                         anchors(character, scene, (H, W), crop, video.initial_state)),
+                                         anchors(character, scene, (H, W), crop, video.initial_state, view_crop)),
     }
     write_ground_truth(out_dir / "gt" / vid, video, character, scene)
     paths["gt_json"], paths["gt_npz"] = out_dir / "gt" / f"{vid}.json", out_dir / "gt" / f"{vid}.npz"
@@ -207,11 +209,13 @@ def write_video_bundle(out_dir: str | os.PathLike, vid: str, video: RenderedVide
 def write_dataset(out_dir: str | os.PathLike, n_characters: int = 4, videos_per_character: int = 2,
                   seconds: float = 30.0, fps: float = 16.0, size: int | tuple[int, int] = 64, crop: int = 32,
                   clip_frames: int | None = None, seed: int = 0, anchors_per_category: int = 2,
-                  script: str = "random", progress: bool = True) -> dict:
+                  script: str = "random", progress: bool = True, framing: str = "full",
+                  view_crop: int | None = None) -> dict:
     """Render N characters x M videos (each in its own random scene) and write the layout above.
 
     clip_frames: frames per training clip (default round(5 s * fps)); clips are consecutive and
-    non-overlapping, a shorter tail is dropped. script: "random" or "turn-around".
+    non-overlapping, a shorter tail is dropped. script: "random" or "turn-around". framing: "full" or
+    "medium" (`gloria.synthetic.script.FRAMINGS`). crop / view_crop: head / body anchor crop size (px).
     Characters are `Character.random(seed * 100003 + c)`, so disjoint seeds give held-out characters.
     Returns the summary dict (also written to summary.json).
     """
@@ -222,6 +226,10 @@ def write_dataset(out_dir: str | os.PathLike, n_characters: int = 4, videos_per_
     out_dir = Path(out_dir)
     H, W = parse_size(size)
     parse_size(crop, "crop")
+    view_crop = crop if view_crop is None else view_crop
+    parse_size(view_crop, "view_crop")
+    if framing not in FRAMINGS:
+        raise ValueError(f"framing must be one of {list(FRAMINGS)}, got {framing!r}")
     if n_characters < 1 or videos_per_character < 1:
         raise ValueError(f"need n_characters >= 1 and videos_per_character >= 1; got {n_characters}, {videos_per_character}")
     if script not in ("random", "turn-around"):
@@ -242,10 +250,10 @@ def write_dataset(out_dir: str | os.PathLike, n_characters: int = 4, videos_per_
         character = Character.random(cseed)
         vseed = cseed * 101 + v
         scene = Scene.random(vseed)
-        sc = random_script(vseed, seconds) if script == "random" else turn_around_script(seconds)
+        sc = random_script(vseed, seconds, framing) if script == "random" else turn_around_script(seconds, framing=framing)
         video = render_video(character, scene, sc, fps=fps, size=(H, W), seed=vseed)
         vid = f"syn{seed}_c{c:04d}_v{v:02d}"
-        write_video_bundle(out_dir, vid, video, character, scene, crop)
+        write_video_bundle(out_dir, vid, video, character, scene, crop, view_crop)
         n = len(video.frames)
         for k in range(n // clip_frames):
             i0, i1 = k * clip_frames, (k + 1) * clip_frames
@@ -256,7 +264,7 @@ def write_dataset(out_dir: str | os.PathLike, n_characters: int = 4, videos_per_
                               "fps": float(fps), "num_frames": clip_frames, "width": W, "height": H,
                               "caption": sc.describe(i0 / fps, i1 / fps), "video_path": rel, "has_audio": True,
                               "audio_path": None, "shard": None})
-        anchor_rows += frame_anchor_rows(vid, video, character, scene, out_dir, crop, anchors_per_category, rng)
+        anchor_rows += frame_anchor_rows(vid, video, character, scene, out_dir, crop, anchors_per_category, rng, view_crop)
     write_clips(pd.DataFrame(clip_rows) if clip_rows else empty_frame("clips"), out_dir)
     write_anchors(pd.DataFrame(anchor_rows) if anchor_rows else empty_frame("anchors"), out_dir)
     write_table(empty_frame("failures"), out_dir / "failures.parquet", "failures")
@@ -264,7 +272,7 @@ def write_dataset(out_dir: str | os.PathLike, n_characters: int = 4, videos_per_
     for r in anchor_rows:
         per_cat[r["category"]] = per_cat.get(r["category"], 0) + 1
     summary = {"generator": "gloria.synthetic", "seed": int(seed), "characters": n_characters,
-               "videos": len(jobs), "seconds": float(seconds), "fps": float(fps), "size": [H, W], "crop": crop,
+               "videos": len(jobs), "seconds": float(seconds), "fps": float(fps), "size": [H, W], "crop": crop, "view_crop": view_crop, "framing": framing,
                "clip_frames": clip_frames, "clips": len(clip_rows), "anchors": len(anchor_rows),
                "anchors_per_category": per_cat, "script": script}
     _write_text(out_dir / "summary.json", json.dumps(summary, indent=2))

@@ -120,15 +120,17 @@ STAGES = {"stage1": "stage1.yaml", "stage2": "stage2.yaml", "stage3": "stage3.ya
           "stage3_finetune": "stage3_finetune.yaml"}
 
 # The training data of the demo model (`gloria synthetic dataset` arguments); held-out characters use other seeds.
-DATASET_ARGS = {"characters": 64, "videos": 1, "seconds": 40.0, "clip_frames": 33, "seed": 0}
+DATASET_ARGS = {"characters": 64, "videos": 1, "seconds": 40.0, "clip_frames": 33, "seed": 0, "framing": "medium",
+                "crop": 32, "view_crop": 64}
 
 
-def chain(configs: Path, runs: Path) -> list[tuple[str, list[str] | None]]:
+def chain(configs: Path, runs: Path, dataset_args: dict = DATASET_ARGS) -> list[tuple[str, list[str] | None]]:
     """The steps of `make train-demo-model`: (name, `gloria` argv) in order; None = a step run in Python."""
-    a = DATASET_ARGS
+    a = dataset_args
     return [
         ("dataset", ["synthetic", "dataset", "--characters", str(a["characters"]), "--videos", str(a["videos"]),
                      "--seconds", str(a["seconds"]), "--clip-frames", str(a["clip_frames"]), "--seed", str(a["seed"]),
+                     "--framing", a["framing"], "--crop", str(a["crop"]), "--view-crop", str(a["view_crop"]),
                      "--out", str(runs / "data")]),
         ("vae", ["train-vae", "--config", str(configs / "vae.yaml"), "--no-progress", "--resume"]),
         ("audio_encoder", None),
@@ -143,11 +145,13 @@ def chain(configs: Path, runs: Path) -> list[tuple[str, list[str] | None]]:
 
 
 def train_all(configs: str | os.PathLike = "configs/demo", runs: str | os.PathLike = "runs/demo",
-              out: str | os.PathLike = WEIGHTS) -> dict:
+              out: str | os.PathLike = WEIGHTS, dataset_args: dict = DATASET_ARGS,
+              reference_runs: dict | None = None) -> dict:
     """Data -> VAE -> audio encoder -> cache -> stages I-III -> packed weights -> metrics -> card, each step timed.
 
     Every step resumes (a finished one costs seconds), so an interrupted run continues where it stopped.
-    Times go to `RUNS/train_times.json` and into `OUT/card.md`.
+    Times go to `RUNS/train_times.json` and into `OUT/card.md`. The recipes in `configs` must write
+    where `runs` says (RUNS/data, RUNS/vae, RUNS/cache, RUNS/stage1, RUNS/full/<stage>).
     """
     import json
     import platform
@@ -163,10 +167,10 @@ def train_all(configs: str | os.PathLike = "configs/demo", runs: str | os.PathLi
             raise FileNotFoundError(f"{configs / f} not found (run from the repository root, or pass --configs)")
     runs.mkdir(parents=True, exist_ok=True)
     times: dict[str, float] = {}
-    for name, argv in chain(configs, runs):
+    for name, argv in chain(configs, runs, dataset_args):
         t0 = time.perf_counter()
         print(f"[train-demo-model] {name}: " + ("gloria " + " ".join(argv) if argv else "(python)"), flush=True)
-        if name == "dataset" and _dataset_done(runs / "data"):
+        if name == "dataset" and _dataset_done(runs / "data", dataset_args):
             print("[train-demo-model] dataset: already rendered with the same arguments, kept", flush=True)
         elif argv is not None:
             if gloria(argv) != 0:
@@ -176,14 +180,14 @@ def train_all(configs: str | os.PathLike = "configs/demo", runs: str | os.PathLi
         elif name == "pack":
             pack(runs / "full" / "stage3_finetune", runs / "vae" / "vae", runs / "audio_encoder", out)
         elif name == "measure":
-            measure(out)
+            measure(out, reference_runs)
         times[name] = round(time.perf_counter() - t0, 1)
         print(f"[train-demo-model] {name}: {times[name]:.0f} s", flush=True)
     times["total"] = round(sum(times.values()), 1)
     machine = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                "processor": platform.processor() or platform.machine()}
     (runs / "train_times.json").write_text(json.dumps({"seconds": times, "machine": machine}, indent=2))
-    write_card(out, configs, runs, times, machine)
+    write_card(out, configs, runs, times, machine, dataset_args)
     print(f"[train-demo-model] done in {times['total'] / 60:.1f} min; weights and card in {out}", flush=True)
     return times
 
@@ -206,7 +210,7 @@ def _stage_summary(run: Path) -> dict:
             "final_loss": round(sum(losses) / max(1, len(losses)), 4)}
 
 
-def write_card(out: Path, configs: Path, runs: Path, times: dict, machine: dict) -> Path:
+def write_card(out: Path, configs: Path, runs: Path, times: dict, machine: dict, dataset_args: dict = DATASET_ARGS) -> Path:
     """`OUT/card.md`: data, components, recipe, measured training times and metrics (all read from the run)."""
     import json
 
@@ -230,7 +234,7 @@ def write_card(out: Path, configs: Path, runs: Path, times: dict, machine: dict)
         "synthetic world of `gloria.synthetic` (64x64 px, 16 fps) and is no model of real video.",
         "",
         "## Data",
-        f"`gloria synthetic dataset` with {json.dumps(DATASET_ARGS)}: {summary['videos']} videos of "
+        f"`gloria synthetic dataset` with {json.dumps(dataset_args)}: {summary['videos']} videos of "
         f"{summary['characters']} characters (seeds 0..{summary['characters'] - 1}), {summary['clips']} clips of "
         f"{summary['clip_frames']} frames, {summary['anchors']} anchor frames. `gloria demo` uses held-out characters "
         "(seed 1000000 + k).",
@@ -280,16 +284,15 @@ def write_card(out: Path, configs: Path, runs: Path, times: dict, machine: dict)
     return card
 
 
-def _dataset_done(data: Path) -> bool:
+def _dataset_done(data: Path, a: dict) -> bool:
     import json
 
     f = data / "summary.json"
     if not f.is_file():
         return False
     s = json.loads(f.read_text())
-    a = DATASET_ARGS
-    return (s.get("characters"), s.get("seconds"), s.get("clip_frames"), s.get("seed")) == \
-        (a["characters"], a["seconds"], a["clip_frames"], a["seed"]) and s.get("videos") == a["characters"] * a["videos"]
+    keys = ("characters", "seconds", "clip_frames", "seed", "framing", "crop", "view_crop")
+    return all(s.get(k) == a[k] for k in keys) and s.get("videos") == a["characters"] * a["videos"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -323,8 +326,8 @@ def main(argv: list[str] | None = None) -> int:
 REFERENCE_RUNS = {"ci_run": (6.0, 4, 0), "demo": (60.0, 20, 0)}
 
 
-def measure(weights: str | os.PathLike) -> Path:
-    """Run the reference runs with the weights in `weights` and write `weights/metrics.json` (atomic)."""
+def measure(weights: str | os.PathLike, reference_runs: dict | None = None) -> Path:
+    """Run the reference runs (default `REFERENCE_RUNS`) with the weights in `weights`; write `weights/metrics.json`."""
     import json
     import tempfile
     import time
@@ -333,7 +336,7 @@ def measure(weights: str | os.PathLike) -> Path:
 
     pipe = load_pipeline(weights)
     res = {}
-    for name, (seconds, steps, seed) in REFERENCE_RUNS.items():
+    for name, (seconds, steps, seed) in (reference_runs or REFERENCE_RUNS).items():
         with tempfile.TemporaryDirectory() as d:
             t0 = time.perf_counter()
             r = generate(pipe, 0, seconds, str(Path(d) / "demo.mp4"), steps, 3.5, seed, progress=False)

@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 
 HELD_OUT_SEED = 1_000_000  # characters of `gloria synthetic dataset --seed 0` use seeds 0..(N-1)
-SIZE, CROP, FPS, CHUNK_FRAMES = 64, 32, 16, 33
+# The demo model's world (its training data: `demo_model.DATASET_ARGS`): 64x64 medium shots at 16 fps,
+# 64 px body (viewpoint) crops, 32 px head (expression) crops, 33-frame chunks (= its training clips).
+SIZE, FPS, CHUNK_FRAMES, FRAMING, VIEW_CROP, EXPR_CROP = 64, 16, 33, "medium", 64, 32
 
 
 def character_world(k: int, seconds: float):
@@ -26,9 +28,10 @@ def character_world(k: int, seconds: float):
     from gloria.synthetic import Character, Scene, anchors, render_video, turn_around_script
 
     ch, sc = Character.random(HELD_OUT_SEED + k), Scene.random(HELD_OUT_SEED + k)
-    script = turn_around_script(seconds)
+    script = turn_around_script(seconds, framing=FRAMING)
     truth = render_video(ch, sc, script, fps=FPS, size=SIZE, seed=HELD_OUT_SEED + k)
-    return ch, sc, script, truth, anchors(ch, sc, size=SIZE, crop=CROP, state=truth.initial_state)
+    return ch, sc, script, truth, anchors(ch, sc, size=SIZE, crop=EXPR_CROP, state=truth.initial_state,
+                                          view_crop=VIEW_CROP)
 
 
 def anchor_set(images: dict, use: tuple[str, ...] = ("global", "view", "expr")):
@@ -75,7 +78,7 @@ def generate(pipe, k: int, seconds: float, out: str | None, steps: int, guidance
         audio=truth.audio, audio_sample_rate=truth.sample_rate, anchors=anchor_set(images, use) if use else None,
         first_frame_as_global="global" in use, num_frames=n, fps=FPS, height=SIZE, width=SIZE,
         num_inference_steps=steps, guidance_scale=guidance, seed=seed, chunk_frames=CHUNK_FRAMES,
-        max_sequence_length=_text_len(), viewpoint_size=(CROP, CROP), expression_size=(CROP, CROP),
+        max_sequence_length=_text_len(), viewpoint_size=(VIEW_CROP, VIEW_CROP), expression_size=(EXPR_CROP, EXPR_CROP),
         output_path=out, save_state=False, return_frames=True, progress=progress,
     )
     gen_s = time.perf_counter() - t0

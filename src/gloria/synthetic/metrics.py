@@ -82,7 +82,8 @@ MOUTH_COS_LAT = math.cos(math.radians(34.0))  # the mouth's latitude on the head
 def psnr_db(mse: np.ndarray) -> np.ndarray:
     """PSNR (dB) of 8-bit images from their MSE; capped at PSNR_CAP_DB (identical -> cap); NaN stays NaN."""
     floor = 255.0**2 * 10 ** (-PSNR_CAP_DB / 10)
-    return 10 * np.log10(255.0**2 / np.maximum(mse, floor))
+    # float64: in float32 the cap itself comes out 1 ulp off (100.0000076) with some numpy versions
+    return 10 * np.log10(255.0**2 / np.maximum(np.asarray(mse, np.float64), floor))
 
 
 def _box_masks(boxes: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -82,10 +82,12 @@ def full_viewport(size: tuple[int, int]) -> Viewport:
 
 
 def body_viewport(state: State) -> Viewport:
-    """Square body crop (viewpoint anchor): 1.1 x the character height, centred on the body."""
-    s = state.height
-    top = state.ground - s
-    return (state.x - 0.55 * s, top - 0.05 * s, 1.1 * s, 1.1 * s)
+    """Square body crop (viewpoint anchor): 1.1 x the height of the body's part inside the frame (rows
+    0..1), centred on that part - the whole character in a full shot, head and torso in a medium shot
+    (as a detector's body box of a frame would be)."""
+    top, bottom = max(state.ground - state.height, 0.0), min(state.ground, 1.0)
+    side = 1.1 * (bottom - top)
+    return (state.x - side / 2, (top + bottom) / 2 - side / 2, side, side)
 
 
 def head_viewport(state: State) -> Viewport:

@@ -130,12 +130,20 @@ class Script:
         return cls(**{**d, "actions": [Action(**a) for a in d.get("actions", [])]})
 
 
-def turn_around_script(seconds: float = 12.0, talk: bool = True) -> Script:
+# Camera framings: "full" shows the whole character (height 0.65-0.82 of the frame, feet inside);
+# "medium" a closer camera, head and torso filling the frame (height 1.25-1.45, legs below the frame,
+# as in a talking-person shot): the character's views, face and mouth cover far more pixels.
+FRAMINGS = ("full", "medium")
+MEDIUM_HEIGHT, MEDIUM_HEAD_MARGIN = 1.35, 0.06  # turn-around medium shot: height, gap above the head
+
+
+def turn_around_script(seconds: float = 12.0, talk: bool = True, framing: str = "full") -> Script:
     """The demo script: front, talk; turn around (show the back); turn back; happy at the end.
 
     Time is split in thirds: [0, T/3) facing front (talking), turn to 180 over 1.5 s, back view,
     turn back to 360 (= front) at 2T/3, then "happy". Works for any length >= 6 s.
     """
+    _check_framing(framing)
     if seconds < 6:
         raise ValueError(f"turn_around_script needs seconds >= 6, got {seconds}")
     T = float(seconds)
@@ -146,12 +154,20 @@ def turn_around_script(seconds: float = 12.0, talk: bool = True) -> Script:
     ]
     if talk:
         acts += [Action("talk", 0.3, T / 3 - 0.2), Action("talk", 2 * T / 3 + 1.6, T - 0.3)]
+    if framing == "medium":
+        return Script(seconds=T, actions=acts, height=MEDIUM_HEIGHT, ground=MEDIUM_HEIGHT + MEDIUM_HEAD_MARGIN)
     return Script(seconds=T, actions=acts)
 
 
-def random_script(seed: int, seconds: float) -> Script:
+def _check_framing(framing: str) -> None:
+    if framing not in FRAMINGS:
+        raise ValueError(f"framing must be one of {list(FRAMINGS)}, got {framing!r}")
+
+
+def random_script(seed: int, seconds: float, framing: str = "full") -> Script:
     """A random script: turns to random views every 1.5-5 s, expression changes every 2-6 s,
-    talking about half the time, occasional walks; placement (size, position) drawn too."""
+    talking about half the time, occasional walks (full shots only); placement (size, position) drawn too."""
+    _check_framing(framing)
     rng = np.random.default_rng([int(seed), 0x5C41])
     T = float(seconds)
     acts: list[Action] = []
@@ -189,4 +205,9 @@ def random_script(seed: int, seconds: float) -> Script:
         t += dur + float(rng.uniform(3.0, 10.0))
     height = float(rng.uniform(0.65, 0.82))
     ground = float(rng.uniform(height + 0.08, 0.97))
+    if framing == "medium":  # the same actions and draws, then: no walks, a close camera
+        acts = [a for a in acts if a.kind != "move"]
+        init_x = 0.5 + (init_x - 0.5) * 0.4  # 0.42..0.58: the wide body stays inside the frame
+        height = MEDIUM_HEIGHT + (height - 0.735) * 1.2  # 1.25..1.45
+        ground = height + float(rng.uniform(0.03, 0.09))
     return Script(seconds=T, actions=acts, init_x=init_x, height=height, ground=ground)

@@ -147,14 +147,17 @@ def anchor_states(state: State) -> dict[str, State]:
 
 
 def anchors(character: Character, scene: Scene, size: int | tuple[int, int] = 64, crop: int = 32,
-            state: State | None = None) -> dict[str, np.ndarray]:
+            state: State | None = None, view_crop: int | None = None) -> dict[str, np.ndarray]:
     """The true anchor images (uint8 HxWx3): "global" (the full frame at `state`, default the
-    script's start: front, neutral, centred), "view_<front|back|left|right>" (crop x crop body crops)
-    and "expr_<expression>" (crop x crop head crops), rendered at crop resolution."""
+    script's start: front, neutral, centred), "view_<front|back|left|right>" (view_crop x view_crop
+    body crops; view_crop defaults to crop) and "expr_<expression>" (crop x crop head crops), rendered
+    at crop resolution."""
     H, W = parse_size(size)
-    if not np.isscalar(crop):
-        raise ValueError(f"crop must be one int (anchor crops are square), got {crop!r}")
+    for name, c in (("crop", crop), ("view_crop", view_crop)):
+        if c is not None and not np.isscalar(c):
+            raise ValueError(f"{name} must be one int (anchor crops are square), got {c!r}")
     ch, cw = parse_size(crop, "crop")
+    vh, vw = parse_size(crop if view_crop is None else view_crop, "view_crop")
     if state is None:
         s = Script(seconds=1.0)
         state = State(x=s.init_x * W / H, ground=s.ground, height=s.height)
@@ -163,7 +166,7 @@ def anchors(character: Character, scene: Scene, size: int | tuple[int, int] = 64
         if name == "global":
             out[name] = render_frame(character, scene, st, (H, W))[0]
         elif name.startswith("view_"):
-            out[name] = render_frame(character, scene, st, (ch, cw), viewport=body_viewport(st))[0]
+            out[name] = render_frame(character, scene, st, (vh, vw), viewport=body_viewport(st))[0]
         else:
             out[name] = render_frame(character, scene, st, (ch, cw), viewport=head_viewport(st))[0]
     return out

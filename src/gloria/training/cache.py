@@ -11,7 +11,8 @@ Cache layout (written once, resumable shard by shard, every file written to a te
                                         "/clip_image" [N,D] (I2V kind), "/text" [n,D], "/audio" [T,L,d]
       shards/anchors-00000.safetensors  "<anchor_id>/latent" [C,1,h,w]
 
-Global anchors are encoded at the video size, viewpoint/expression crops at `data.anchor_size`.
+Global anchors are encoded at the video size, viewpoint/expression crops at `data.anchor_size` (viewpoint
+crops at `data.viewpoint_size` when set).
 Both sources return the same dicts, so training is identical from the cache or from raw videos.
 """
 from __future__ import annotations
@@ -48,7 +49,10 @@ def model_needs(model_config: dict) -> dict:
 
 def _anchor_hw(cfg: TrainConfig, anchor_type: str) -> tuple[int, int]:
     d = cfg.data
-    return (d.height, d.width) if anchor_type == "global" else (int(d.anchor_size[0]), int(d.anchor_size[1]))
+    if anchor_type == "global":
+        return d.height, d.width
+    size = d.viewpoint_size if anchor_type == "viewpoint" and d.viewpoint_size is not None else d.anchor_size
+    return int(size[0]), int(size[1])
 
 
 def _load_clip(enc: Encoders, dataset_dir: Path, clip: dict, cfg: TrainConfig, needs: dict) -> tuple[torch.Tensor, dict]:
@@ -224,7 +228,8 @@ def build_cache(cfg: TrainConfig, model_config: dict, out_dir: str | os.PathLike
         os.replace(tmp, out / name)
     meta = {
         "version": CACHE_VERSION, "dataset": str(dataset_dir), "num_frames": d.num_frames, "frame_stride": d.frame_stride,
-        "height": d.height, "width": d.width, "anchor_size": list(d.anchor_size), "text_len": d.encoders.text_len,
+        "height": d.height, "width": d.width, "anchor_size": list(d.anchor_size),
+        "viewpoint_size": None if d.viewpoint_size is None else list(d.viewpoint_size), "text_len": d.encoders.text_len,
         "text_dim": text_dim, "latent_channels": needs["latent_channels"], "has_cond": needs["cond"],
         "has_clip_image": needs["clip_image"], "has_audio": needs["audio"], "null_text": cfg.conditioning.null_text,
         "clips": len(cc), "anchors": len(ca), "failures": failures,
@@ -247,8 +252,9 @@ class CacheSource:
             raise ValueError(f"{meta_path}: cache version {self.meta.get('version')}, this code reads {CACHE_VERSION}")
         d = cfg.data
         for key, want in (("num_frames", d.num_frames), ("height", d.height), ("width", d.width),
-                          ("frame_stride", d.frame_stride)):
-            if self.meta[key] != want:
+                          ("frame_stride", d.frame_stride), ("anchor_size", list(d.anchor_size)),
+                          ("viewpoint_size", None if d.viewpoint_size is None else list(d.viewpoint_size))):
+            if self.meta.get(key) != want:
                 raise ValueError(f"{meta_path}: cache has {key}={self.meta[key]} but the config says data.{key}={want}")
         self.clips = pd.read_parquet(self.dir / "clips.parquet")
         self.anchors = pd.read_parquet(self.dir / "anchors.parquet")

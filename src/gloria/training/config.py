@@ -80,6 +80,7 @@ class DataConfig:
     height: int = 480
     width: int = 832
     anchor_size: list[int] = field(default_factory=lambda: [256, 256])  # [H, W] of viewpoint/expression crops (pixels)
+    viewpoint_size: list[int] | None = None  # [H, W] of viewpoint (body) crops when they differ from anchor_size
     num_workers: int = 2
     cache_dtype: str = "bfloat16"  # storage dtype of cached tensors
     shard_size: int = 256  # clips (or anchors) per cache shard
@@ -184,8 +185,12 @@ class TrainConfig:
         for key in ("shard_size", "encode_batch"):
             if getattr(d, key) < 1:
                 raise bad(f"data.{key}", f"must be >= 1, got {getattr(d, key)}")
-        if len(d.anchor_size) != 2:
-            raise bad("data.anchor_size", f"must be [height, width], got {d.anchor_size}")
+        for key in ("anchor_size", "viewpoint_size"):
+            v = getattr(d, key)
+            if v is not None and (len(v) != 2 or any(int(x) <= 0 for x in v)):
+                raise bad(f"data.{key}", f"must be [height, width] in pixels, got {v}")
+        if d.anchor_size is None:
+            raise bad("data.anchor_size", "must be [height, width] in pixels, got null")
         a = self.anchors
         if a.mode not in ANCHOR_MODES:
             raise bad("anchors.mode", f"must be one of {list(ANCHOR_MODES)}, got {a.mode!r}")

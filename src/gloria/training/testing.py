@@ -92,7 +92,7 @@ def write_synthetic_cache(out: str | os.PathLike, *, videos: int = 2, clips_per_
     cdf.assign(cache_shard="clips-00000.safetensors").to_parquet(out / "clips.parquet", index=False)
     adf.assign(cache_shard="anchors-00000.safetensors").to_parquet(out / "anchors.parquet", index=False)
     meta = {"version": CACHE_VERSION, "dataset": None, "num_frames": num_frames, "frame_stride": 1, "height": height,
-            "width": width, "anchor_size": list(anchor_hw), "text_len": text_len, "text_dim": text_dim,
+            "width": width, "anchor_size": list(anchor_hw), "viewpoint_size": None, "text_len": text_len, "text_dim": text_dim,
             "latent_channels": latent_channels, "has_cond": image_dim is not None, "has_clip_image": image_dim is not None,
             "has_audio": audio_dim is not None, "null_text": "zeros", "clips": len(cdf), "anchors": len(adf),
             "failures": {"clips": [], "anchors": []}}

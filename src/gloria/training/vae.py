@@ -137,11 +137,11 @@ def evaluate(vae, clips: list[np.ndarray]) -> dict:
     return out
 
 
-def _save(vae, opt, step: int, g: np.random.Generator, out: Path) -> None:
+def _save(vae, opt, sched, step: int, g: np.random.Generator, out: Path) -> None:
     tmp = out / f".ckpt-tmp{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     vae.save_pretrained(tmp / "vae")
-    torch.save({"optimizer": opt.state_dict(), "step": step, "rng": g.bit_generator.state,
+    torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "step": step, "rng": g.bit_generator.state,
                 "torch_rng": torch.get_rng_state()}, tmp / "state.pt")
     final = out / "checkpoint"
     shutil.rmtree(final, ignore_errors=True)
@@ -194,8 +194,7 @@ def train_vae(cfg: VAEConfig, resume: bool = False, progress: bool = True) -> Pa
         state = torch.load(ckpt / "state.pt", weights_only=False)
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
-        sched.last_epoch = step - 1
-        sched.step()
+        sched.load_state_dict(state["scheduler"])
         g.bit_generator.state = state["rng"]
         torch.set_rng_state(state["torch_rng"])
     use_fast_rms_norm(vae)
@@ -235,7 +234,7 @@ def train_vae(cfg: VAEConfig, resume: bool = False, progress: bool = True) -> Pa
         bar.update(1)
         bar.set_postfix(psnr=f"{psnr:.1f}dB", **({"eval": f"{row['eval']['psnr']:.1f}dB"} if "eval" in row else {}))
         if step % cfg.checkpoint_every == 0 or step == cfg.max_steps:
-            _save(vae, opt, step, g, out)
+            _save(vae, opt, sched, step, g, out)
     bar.close()
     vae.eval()
     final_eval = evaluate(vae, held_out) if held_out else {}
