@@ -1,11 +1,12 @@
 """Table 4 of the paper at small scale: the demo model and its ablations, scored against ground truth.
 
 Every variant starts from the same stage-I run (`configs/demo/stage1.yaml`: no anchors, so it is shared
-fairly) and trains stages II, III and the III fine-tune with the same recipe and step budget as the demo
-model; only what the ablation names changes. Each is then scored on held-out characters (`gloria.synthetic.demo_run.generate`: the
+fairly) and trains stages II, III and the III fine-tune with the same recipe and step budget (the demo
+model's, or that times `--scale`, the full model retrained too); only what the ablation names changes. Each is then scored on held-out characters (`gloria.synthetic.demo_run.generate`: the
 turn-around script, per-chunk captions, audio, anchors) against the true render.
 
-    python bench/ablations.py --train --jobs 2          # train the 4 ablations (the full model = the demo run)
+    python bench/ablations.py --train                  # train the 4 ablations (the full model = the demo run)
+    python bench/ablations.py --train --scale 0.3      # all 5 at 30 % of the demo's steps (runs/demo/ablations-x0.3)
     python bench/ablations.py --characters 3 --seconds 30   # evaluate, print the table, write JSON
 
 Variants: full (runs/demo/full: the shipped demo model), x_global (no global anchor in training or inference),
@@ -37,27 +38,38 @@ VARIANTS = {  # name -> (training overrides for stages II and III, anchor kinds 
 }
 
 
-def run_dir(name: str) -> Path:
-    return RUNS / "full" if name == "full" else RUNS / "ablations" / name
+def ablation_root(scale: float) -> Path:
+    return RUNS / ("ablations" if scale == 1 else f"ablations-x{scale:g}")
 
 
-def train(name: str, threads: int) -> float:
+def run_dir(name: str, scale: float = 1.0) -> Path:
+    return RUNS / "full" if name == "full" and scale == 1 else ablation_root(scale) / name
+
+
+def train(name: str, threads: int, scale: float = 1.0) -> float:
+    from gloria.training.config import load_config
+
     sets, _ = VARIANTS[name]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    out = run_dir(name)
+    out = run_dir(name, scale)
     t0 = time.perf_counter()
     stages = [s for s in STAGES if s != "stage1"]
     for stage, init in zip(stages, [RUNS / "stage1"] + [out / s for s in stages[:-1]]):
-        cmd = [sys.executable, "-m", "gloria.cli", "train", "--config", str(ROOT / "configs/demo" / STAGES[stage]),
-               "--set", f"model.init_from={init}", "--set", f"run.output_dir={out / stage}", "--resume"]
+        recipe = ROOT / "configs/demo" / STAGES[stage]
+        cfg = load_config(recipe)
+        cmd = [sys.executable, "-m", "gloria.cli", "train", "--config", str(recipe),
+               "--set", f"model.init_from={init}", "--set", f"run.output_dir={out / stage}", "--resume",
+               "--set", f"run.max_steps={max(1, round(cfg.run.max_steps * scale))}",
+               "--set", f"optim.warmup_steps={round(cfg.optim.warmup_steps * scale)}"]
         for s in sets:
             cmd += ["--set", s]
-        with open(out.parent / f"{name}-{stage}.log", "w") as log:
+        out.mkdir(parents=True, exist_ok=True)
+        with open(out.parent / f"{name}-{stage}.log", "a") as log:
             subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     return time.perf_counter() - t0
 
 
-def evaluate(names: list[str], characters: int, seconds: float, steps: int, guidance: float) -> dict:
+def evaluate(names: list[str], characters: int, seconds: float, steps: int, guidance: float, scale: float = 1.0) -> dict:
     import numpy as np
     import torch
 
@@ -67,7 +79,7 @@ def evaluate(names: list[str], characters: int, seconds: float, steps: int, guid
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     results = {}
     for name in names:
-        pipe = load_pipeline(transformer=run_dir(name) / FINAL)
+        pipe = load_pipeline(transformer=run_dir(name, scale) / FINAL)
         rows = [generate(pipe, k, seconds, None, steps, guidance, seed=k, use=VARIANTS[name][1], progress=False)["summary"]
                 for k in range(characters)]
         results[name] = {key: float(np.mean([r[key] for r in rows if r[key] is not None]))
@@ -96,16 +108,24 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--guidance", type=float, default=3.5)
-    p.add_argument("--out", default=str(RUNS / "ablations" / "results.json"))
+    p.add_argument("--scale", type=float, default=1.0,
+                   help="train stages II-III with this fraction of the demo recipe's steps (the full model too)")
+    p.add_argument("--out", default=None, help="results JSON (default: RUNS/ablations[-xSCALE]/results.json)")
     a = p.parse_args()
+    if not 0 < a.scale <= 1:
+        p.error(f"--scale must be in (0, 1], got {a.scale}")
+    unknown = sorted(set(a.variants) - set(VARIANTS))
+    if unknown:
+        p.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    a.out = a.out or str(ablation_root(a.scale) / "results.json")
     if a.train:
-        todo = [n for n in a.variants if n != "full"]
-        (RUNS / "ablations").mkdir(parents=True, exist_ok=True)
+        todo = [n for n in a.variants if n != "full" or a.scale != 1]
+        ablation_root(a.scale).mkdir(parents=True, exist_ok=True)
         threads = 1 if a.jobs > 1 else (os.cpu_count() or 1)
         with ThreadPoolExecutor(a.jobs) as ex:
-            for name, secs in zip(todo, ex.map(lambda n: train(n, threads), todo)):
+            for name, secs in zip(todo, ex.map(lambda n: train(n, threads, a.scale), todo)):
                 print(f"trained {name} in {secs / 60:.1f} min", flush=True)
-    res = evaluate(a.variants, a.characters, a.seconds, a.steps, a.guidance)
+    res = evaluate(a.variants, a.characters, a.seconds, a.steps, a.guidance, a.scale)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps({"args": vars(a), "results": res}, indent=2))
     print(table(res))

@@ -65,7 +65,7 @@ def write_video(path: str | Path, frames, fps: int = 25, audio: np.ndarray | Non
     """Encode RGB frames (iterable of [H, W, 3] uint8) as H.264 mp4, with optional mono float audio [S]."""
     from gloria.synthetic.dataset import write_mp4
 
-    return write_mp4(path, np.stack(list(frames)), fps, audio, sample_rate=sr, crf=23)
+    return write_mp4(path, np.stack(list(frames)), fps, audio, sample_rate=sr, crf=23, preset="ultrafast")
 
 
 def scene_video(path: str | Path, scenes: list[tuple[np.ndarray, int]], fps: int = 25, audio: np.ndarray | None = None,

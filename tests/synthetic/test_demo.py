@@ -43,8 +43,11 @@ def test_shipped_weights_reproduce_the_documented_metrics(demo_run):
     _, report = demo_run
     ref = json.loads(REFERENCE.read_text())["ci_run"]
     got = report["summary"]
-    for key in ("psnr_all", "psnr_back", "hist_all", "view_acc"):
-        assert got[key] == pytest.approx(ref[key], abs=0.05 if "psnr" in key else 0.02), key
+    # tolerances allow another CPU's float rounding over 4 sampling steps; other weights or a broken pipeline
+    # move these by whole dB / tenths
+    tol = {"psnr_all": 0.25, "psnr_back": 0.25, "hist_all": 0.03, "view_acc": 0.06}
+    for key, abs_tol in tol.items():
+        assert got[key] == pytest.approx(ref[key], abs=abs_tol), key
 
 
 def test_demo_bad_input(capsys, tmp_path):
@@ -52,3 +55,18 @@ def test_demo_bad_input(capsys, tmp_path):
     assert "seconds" in capsys.readouterr().err
     assert main(["demo", "--out", str(tmp_path / "x.avi"), "--seconds", "6"]) == 2
     assert not (tmp_path / "x.avi").exists()
+
+
+def test_demo_without_anchors_is_a_different_run(demo_run, tmp_path):
+    """`--anchors none` reaches the pipeline (no anchors, frame 0 not attached as global): another video."""
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["demo", "--seconds", "6", "--steps", "4", "--seed", "0", "--anchors", "none",
+                   "--out", str(tmp_path / "none.mp4"), "--no-progress"])
+    assert rc == 0
+    report = json.loads(buf.getvalue())
+    assert report["anchors"] == "none" and report["frames"] == 96
+    assert report["summary"]["psnr_all"] != pytest.approx(demo_run[1]["summary"]["psnr_all"], abs=1e-6)

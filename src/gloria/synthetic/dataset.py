@@ -35,8 +35,9 @@ from .world import RenderedVideo, anchors, parse_size, render_video, states_for
 
 
 def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float, audio: np.ndarray | None = None,
-              sample_rate: int = 16_000, crf: int = 18) -> Path:
-    """frames uint8 [T, H, W, 3] (H, W even) + optional mono float32 audio -> H.264/AAC MP4 (atomic)."""
+              sample_rate: int = 16_000, crf: int = 18, preset: str = "veryfast") -> Path:
+    """frames uint8 [T, H, W, 3] (H, W even) + optional mono float32 audio -> H.264/AAC MP4 (atomic); `crf` and
+    `preset` are x264's."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
@@ -46,7 +47,7 @@ def write_mp4(path: str | os.PathLike, frames: np.ndarray, fps: float, audio: np
         with av.open(str(tmp), "w") as out:
             vs = out.add_stream("libx264", rate=rate)
             vs.width, vs.height, vs.pix_fmt = W, H, "yuv420p"
-            vs.options = {"crf": str(crf), "preset": "veryfast"}
+            vs.options = {"crf": str(crf), "preset": preset}
             ast = out.add_stream("aac", rate=sample_rate, layout="mono") if audio is not None else None
             for i in range(T):
                 f = av.VideoFrame.from_ndarray(frames[i], format="rgb24")

@@ -166,6 +166,13 @@ def train_all(configs: str | os.PathLike = "configs/demo", runs: str | os.PathLi
         if not (configs / f).is_file():
             raise FileNotFoundError(f"{configs / f} not found (run from the repository root, or pass --configs)")
     runs.mkdir(parents=True, exist_ok=True)
+    times_file = runs / "train_times.json"
+    machine = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+               "processor": platform.processor() or platform.machine()}
+    # seconds per step summed over every attempt (a resumed run adds its time to the interrupted one's)
+    record = json.loads(times_file.read_text()) if times_file.is_file() else {}
+    earlier: dict[str, float] = record.get("seconds", {})
+    notes: list[str] = record.get("notes", [])
     times: dict[str, float] = {}
     for name, argv in chain(configs, runs, dataset_args):
         t0 = time.perf_counter()
@@ -181,13 +188,15 @@ def train_all(configs: str | os.PathLike = "configs/demo", runs: str | os.PathLi
             pack(runs / "full" / "stage3_finetune", runs / "vae" / "vae", runs / "audio_encoder", out)
         elif name == "measure":
             measure(out, reference_runs)
-        times[name] = round(time.perf_counter() - t0, 1)
-        print(f"[train-demo-model] {name}: {times[name]:.0f} s", flush=True)
+        dt = round(time.perf_counter() - t0, 1)
+        times[name] = round(earlier.get(name, 0.0) + dt, 1)
+        print(f"[train-demo-model] {name}: {dt:.0f} s" + (f" ({times[name]:.0f} s over all attempts)"
+                                                           if name in earlier else ""), flush=True)
+        done = {**earlier, **times}
+        _write_json(times_file, {"seconds": done, "machine": machine, "notes": notes})
     times["total"] = round(sum(times.values()), 1)
-    machine = {"cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-               "processor": platform.processor() or platform.machine()}
-    (runs / "train_times.json").write_text(json.dumps({"seconds": times, "machine": machine}, indent=2))
-    write_card(out, configs, runs, times, machine, dataset_args)
+    _write_json(times_file, {"seconds": times, "machine": machine, "notes": notes})
+    write_card(out, configs, runs, times, machine, dataset_args, notes)
     print(f"[train-demo-model] done in {times['total'] / 60:.1f} min; weights and card in {out}", flush=True)
     return times
 
@@ -210,7 +219,16 @@ def _stage_summary(run: Path) -> dict:
             "final_loss": round(sum(losses) / max(1, len(losses)), 4)}
 
 
-def write_card(out: Path, configs: Path, runs: Path, times: dict, machine: dict, dataset_args: dict = DATASET_ARGS) -> Path:
+def _write_json(path: Path, obj: dict) -> None:
+    import json
+
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
+def write_card(out: Path, configs: Path, runs: Path, times: dict, machine: dict, dataset_args: dict = DATASET_ARGS,
+               notes: list[str] = ()) -> Path:
     """`OUT/card.md`: data, components, recipe, measured training times and metrics (all read from the run)."""
     import json
 
@@ -264,6 +282,7 @@ def write_card(out: Path, configs: Path, runs: Path, times: dict, machine: dict,
         f"## Training time ({machine['cpu_count']} CPU cores, {machine['torch_threads']} torch threads, torch {machine['torch']})",
         "| step | seconds |", "|---|---|",
         *[f"| {k} | {v:.0f} |" for k, v in times.items()],
+        *(["", "Seconds are summed over every attempt of the command (each step resumes).", *notes] if notes else []),
         "",
         "## Metrics against the true render (`gloria.synthetic.metrics`, held-out character 0, turn-around script)",
         "| run | seconds | steps | PSNR char. (dB) | PSNR back (dB) | hist. dist. | view acc. | copy-paste | lip-sync corr. |",

@@ -21,6 +21,7 @@ HELD_OUT_SEED = 1_000_000  # characters of `gloria synthetic dataset --seed 0` u
 # The demo model's world (its training data: `demo_model.DATASET_ARGS`): 64x64 medium shots at 16 fps,
 # 64 px body (viewpoint) crops, 32 px head (expression) crops, 33-frame chunks (= its training clips).
 SIZE, FPS, CHUNK_FRAMES, FRAMING, VIEW_CROP, EXPR_CROP = 64, 16, 33, "medium", 64, 32
+ANCHOR_CHOICES = {"all": ("global", "view", "expr"), "global": ("global",), "view-expr": ("view", "expr"), "none": ()}
 
 
 def character_world(k: int, seconds: float):
@@ -110,7 +111,8 @@ def run_demo(args) -> int:
     t0 = time.perf_counter()
     pipe = load_pipeline(args.weights)
     report = generate(pipe, args.character, args.seconds, str(out), args.steps, args.guidance, args.seed,
-                      progress=not args.no_progress)
+                      use=ANCHOR_CHOICES[args.anchors], progress=not args.no_progress)
+    report["anchors"] = args.anchors
     report["total_s"] = round(time.perf_counter() - t0, 1)
     if not args.full_metrics:
         report.pop("metrics")
@@ -127,6 +129,9 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, default=20, help="denoising steps per chunk (default 20)")
     p.add_argument("--guidance", type=float, default=3.5, help="classifier-free guidance scale (paper: 3.5)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--anchors", choices=list(ANCHOR_CHOICES), default="all",
+                   help="anchors given to the model (default all: 1 global, 4 views, 8 expressions); "
+                        "compare with 'none' to see what they do")
     p.add_argument("--weights", default=None, help="demo model folder (default: the shipped weights)")
     p.add_argument("--full-metrics", action="store_true", help="print every metric, not only the summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
