@@ -11,7 +11,8 @@ turn-around script, per-chunk captions, audio, anchors) against the true render.
 
 Variants: full (runs/demo/full: the shipped demo model), x_global (no global anchor in training or inference),
 x_view_expr (stage III and its fine-tune replaced by more stage II: global anchor only), x_sca (anchors only
-from inside the training clip), x_rwc (every anchor at one shared RoPE time position: no offsets).
+from inside the training clip), x_rwc (every anchor at one shared RoPE time position: no offsets),
+full_no_anchors (the full model's weights with no anchors given at inference: what the anchors add).
 """
 from __future__ import annotations
 
@@ -35,7 +36,9 @@ VARIANTS = {  # name -> (training overrides for stages II and III, anchor kinds 
     "x_view_expr": (["anchors.mode=global"], ("global",)),
     "x_sca": (["anchors.superset=false"], ("global", "view", "expr")),
     "x_rwc": (["model.overrides={rope_weak_condition: false}"], ("global", "view", "expr")),
+    "full_no_anchors": ([], ()),  # the full model's weights, no anchors given at inference
 }
+SAME_WEIGHTS = {"full_no_anchors": "full"}  # inference-only variants: not trained, scored with these weights
 
 
 def ablation_root(scale: float) -> Path:
@@ -43,6 +46,7 @@ def ablation_root(scale: float) -> Path:
 
 
 def run_dir(name: str, scale: float = 1.0) -> Path:
+    name = SAME_WEIGHTS.get(name, name)
     return RUNS / "full" if name == "full" and scale == 1 else ablation_root(scale) / name
 
 
@@ -80,11 +84,17 @@ def evaluate(names: list[str], characters: int, seconds: float, steps: int, guid
     results = {}
     for name in names:
         pipe = load_pipeline(transformer=run_dir(name, scale) / FINAL)
-        rows = [generate(pipe, k, seconds, None, steps, guidance, seed=k, use=VARIANTS[name][1], progress=False)["summary"]
-                for k in range(characters)]
-        results[name] = {key: float(np.mean([r[key] for r in rows if r[key] is not None]))
-                         for key in rows[0] if any(r[key] is not None for r in rows)}
-        print(name, json.dumps({k: round(v, 3) for k, v in results[name].items()}), flush=True)
+        reports = [generate(pipe, k, seconds, None, steps, guidance, seed=k, use=VARIANTS[name][1], progress=False)
+                   for k in range(characters)]
+        rows = [r["summary"] for r in reports]
+        drift = [{k: r["metrics"]["drift"][k] for k in ("t_start_s", "psnr_character_db", "psnr_background_db")}
+                 for r in reports]
+        keys = [key for key in rows[0] if any(r[key] is not None for r in rows)]
+        vals = {key: [r[key] for r in rows if r[key] is not None] for key in keys}
+        results[name] = {"mean": {k: float(np.mean(v)) for k, v in vals.items()},
+                         "sd": {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in vals.items()},
+                         "per_character": rows, "drift_windows": drift}
+        print(name, json.dumps({k: round(v, 3) for k, v in results[name]["mean"].items()}), flush=True)
     return results
 
 
@@ -92,11 +102,30 @@ def table(results: dict) -> str:
     cols = [("psnr_back", "PSNR back (dB) ↑"), ("psnr_all", "PSNR char. (dB) ↑"), ("hist_back", "hist. dist. back ↓"),
             ("view_acc", "view acc. ↑"), ("copy_paste", "copy-paste ↓"), ("pose_stuck", "pose stuck ↓"),
             ("drift_char_db_per_min", "char. drift (dB/min)"), ("lipsync_corr", "lip-sync corr. ↑")]
-    cols = [(k, h) for k, h in cols if any(k in r for r in results.values())]
+    cols = [(k, h) for k, h in cols if any(k in r["mean"] for r in results.values())]
     lines = ["| variant | " + " | ".join(h for _, h in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for name, r in results.items():
-        lines.append(f"| {name} | " + " | ".join(f"{r[k]:.3f}" if k in r else "–" for k, _ in cols) + " |")
-    return "\n".join(lines)
+        m, sd = r["mean"], r["sd"]
+        lines.append(f"| {name} | " + " | ".join(f"{m[k]:.2f} ± {sd[k]:.2f}" if k in m else "–" for k, _ in cols) + " |")
+    return "\n".join(lines) + "\n\n(mean ± standard deviation over the held-out characters)"
+
+
+def drift_table(results: dict, window_s: float = 20.0) -> str:
+    """Character PSNR (dB) per `window_s` of the video, mean over characters: drift over time."""
+    import numpy as np
+
+    first = next(iter(results.values()))["drift_windows"][0]["t_start_s"]
+    bins = sorted({int(t // window_s) for t in first})
+    lines = ["| variant | " + " | ".join(f"{b * window_s:g}–{(b + 1) * window_s:g} s" for b in bins) + " |",
+             "|---" * (len(bins) + 1) + "|"]
+    for name, r in results.items():
+        cells = []
+        for b in bins:
+            v = [x for d in r["drift_windows"] for t, x in zip(d["t_start_s"], d["psnr_character_db"])
+                 if int(t // window_s) == b and x is not None]
+            cells.append(f"{np.mean(v):.2f}" if v else "–")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n(character PSNR in dB per window, mean over the held-out characters)"
 
 
 def main() -> int:
@@ -119,7 +148,7 @@ def main() -> int:
         p.error(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
     a.out = a.out or str(ablation_root(a.scale) / "results.json")
     if a.train:
-        todo = [n for n in a.variants if n != "full" or a.scale != 1]
+        todo = [n for n in a.variants if n not in SAME_WEIGHTS and (n != "full" or a.scale != 1)]
         ablation_root(a.scale).mkdir(parents=True, exist_ok=True)
         threads = 1 if a.jobs > 1 else (os.cpu_count() or 1)
         with ThreadPoolExecutor(a.jobs) as ex:
@@ -129,6 +158,7 @@ def main() -> int:
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps({"args": vars(a), "results": res}, indent=2))
     print(table(res))
+    print(drift_table(res))
     return 0
 
 

@@ -5,8 +5,10 @@ sampling: global + viewpoint + expression) are scored with: the clip's own ancho
 anchor ("global"), no anchors ("none") and the anchors of the next sample in the batch, i.e. another
 character ("other"). A model that reads its anchors has all < global < none < other. Training clips, not
 held-out ones (the cache holds the training set); text and audio are kept, prefix latents are off.
+With `--recipe RUN`, every run is scored on RUN's data and anchor sampling (the same batches for all).
 
     python bench/anchor_use.py runs/demo/full/stage3_finetune runs/demo/ablations-x0.3/*/stage3_finetune
+    python bench/anchor_use.py runs/demo/ablations-x0.3/*/stage3_finetune --recipe runs/demo/full/stage3_finetune
 """
 from __future__ import annotations
 
@@ -16,7 +18,13 @@ import tempfile
 from pathlib import Path
 
 
-def anchor_use(run: str | Path, batches: int = 30) -> dict:
+def _config(run: Path) -> dict:
+    from gloria.training.trainer import resolve_checkpoint
+
+    return json.loads((resolve_checkpoint(run) / "state.json").read_text())["config"]
+
+
+def anchor_use(run: str | Path, batches: int = 30, recipe: str | Path | None = None) -> dict:
     import torch
 
     from gloria.training.config import config_from_dict
@@ -24,9 +32,10 @@ def anchor_use(run: str | Path, batches: int = 30) -> dict:
     from gloria.training.trainer import Trainer, resolve_checkpoint
 
     ck = resolve_checkpoint(Path(run))
-    d = json.loads((ck / "state.json").read_text())["config"]
+    own = _config(Path(run))
+    d = _config(Path(recipe)) if recipe else own  # data / anchor sampling from `recipe`, the model from `run`
     with tempfile.TemporaryDirectory() as tmp:
-        d = {**d, "model": {**d["model"], "init_from": str(run), "preset": None},
+        d = {**d, "model": {**own["model"], "init_from": str(run), "preset": None},
              "run": {**d["run"], "output_dir": tmp, "max_steps": batches},
              "anchors": {**d["anchors"], "mode": "both" if d["anchors"]["mode"] != "global" else "global"},
              "conditioning": {**d["conditioning"], "text_dropout": 0.0, "audio_dropout": 0.0, "prefix_prob": 0.0}}
@@ -55,17 +64,19 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", help="training run folders (their latest checkpoint is scored)")
     p.add_argument("--batches", type=int, default=30)
+    p.add_argument("--recipe", default=None,
+                   help="score every run on this run's data and anchor sampling (default: each run's own recipe)")
     p.add_argument("--out", default=None, help="write the results as JSON here")
     a = p.parse_args()
     res = {}
     print("| run | all | global only | none | other character's | none / all | other / all |")
     print("|---|---|---|---|---|---|---|")
     for run in a.runs:
-        r = res[run] = anchor_use(run, a.batches)
+        r = res[run] = anchor_use(run, a.batches, a.recipe)
         print(f"| {run} | {r['all']:.4f} | {r['global']:.4f} | {r['none']:.4f} | {r['other']:.4f} | "
               f"{r['none'] / r['all']:.3f} | {r['other'] / r['all']:.3f} |", flush=True)
     if a.out:
-        Path(a.out).write_text(json.dumps({"batches": a.batches, "results": res}, indent=2))
+        Path(a.out).write_text(json.dumps({"batches": a.batches, "recipe": a.recipe, "results": res}, indent=2))
     return 0
 
 

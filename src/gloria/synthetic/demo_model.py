@@ -223,7 +223,7 @@ def _write_json(path: Path, obj: dict) -> None:
     import json
 
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
+    tmp.write_text(json.dumps(obj, indent=2, default=float))
     os.replace(tmp, path)
 
 
@@ -347,7 +347,6 @@ REFERENCE_RUNS = {"ci_run": (6.0, 4, 0), "demo": (60.0, 20, 0)}
 
 def measure(weights: str | os.PathLike, reference_runs: dict | None = None) -> Path:
     """Run the reference runs (default `REFERENCE_RUNS`) with the weights in `weights`; write `weights/metrics.json`."""
-    import json
     import tempfile
     import time
 
@@ -362,9 +361,7 @@ def measure(weights: str | os.PathLike, reference_runs: dict | None = None) -> P
         res[name] = {**r["summary"], "seconds": seconds, "steps": steps, "seed": seed,
                      "wall_s": round(time.perf_counter() - t0, 1)}
     out = Path(weights) / "metrics.json"
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(res, indent=2, default=float))
-    os.replace(tmp, out)
+    _write_json(out, res)
     return out
 
 
