@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import argparse
 
-import av
 import numpy as np
 from PIL import Image
 
+from gloria.pipelines.video_io import read_video_frames
 from gloria.synthetic.demo_run import FPS, character_world
-
-
-def read_frames(path: str) -> np.ndarray:
-    with av.open(path) as c:
-        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])
 
 
 def main() -> int:
@@ -28,7 +23,7 @@ def main() -> int:
     p.add_argument("--columns", type=int, default=16)
     p.add_argument("--out", required=True)
     a = p.parse_args()
-    videos = [read_frames(v) for v in a.videos]
+    videos = [read_video_frames(v) for v in a.videos]
     n = videos[0].shape[0]
     if any(v.shape[0] != n for v in videos):
         p.error(f"videos have different frame counts: {[v.shape[0] for v in videos]}")
