@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from gloria.models.anchors import CATEGORIES, check_anchor_counts, validate_type
+from gloria.yaml_file import read_yaml
 
 _KEYS = {"image", "type", "category", "timestamp_s", "score"}
 
@@ -30,12 +31,7 @@ def load_anchor_yaml(path: str | os.PathLike) -> list[dict[str, Any]]:
     Raises FileNotFoundError (file or an image missing) or ValueError naming the file, entry and key.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"anchors file not found: {path}")
-    try:
-        doc = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML ({err})") from err
+    doc = read_yaml(path, "anchors file")
     if not isinstance(doc, dict) or not isinstance(doc.get("anchors"), list):
         raise ValueError(f"{path}: expected a mapping with a list under 'anchors'")
     out = []

@@ -6,10 +6,9 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
+from gloria.yaml_file import read_yaml
 
 
 @dataclass
@@ -169,13 +168,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: dict[str, Any]
     """Defaults, updated by the YAML file at `path` and then by `overrides` (nested dicts)."""
     data: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            raise FileNotFoundError(f"data config not found: {p}")
-        try:
-            data = yaml.safe_load(p.read_text()) or {}
-        except yaml.YAMLError as err:
-            raise ValueError(f"{p}: not valid YAML ({err})") from err
+        data = read_yaml(path, "data config") or {}
     data = _merge(data, overrides or {})
     cfg = _build(DataConfig, data, str(path or "config"))
     check_config(cfg)

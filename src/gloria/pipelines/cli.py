@@ -16,18 +16,12 @@ def load_prompt_schedule(path: str) -> list[tuple[float, str]]:
     """A prompt-schedule YAML file (`- {start: 0, prompt: "..."}` entries) -> `[(start_s, text), ...]`, checked."""
     from pathlib import Path
 
-    import yaml
-
     from gloria.cli import UserError
     from gloria.pipelines.pipeline_gloria import prompt_schedule
+    from gloria.yaml_file import read_yaml
 
     p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"prompt schedule not found: {p}")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as err:
-        raise UserError(f"{p}: not valid YAML ({err})") from None
+    data = read_yaml(p, "prompt schedule", UserError)
     if not isinstance(data, list) or not all(isinstance(e, dict) and set(e) == {"start", "prompt"} for e in data):
         raise UserError(f"{p}: expected a list of {{start: seconds, prompt: text}} entries")
     try:

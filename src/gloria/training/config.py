@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from gloria.yaml_file import read_yaml
+
 ANCHOR_MODES = ("none", "global", "mixed", "viewpoint", "expression", "both")
 
 
@@ -314,12 +316,7 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     path = path.resolve()
     if path in seen:
         raise ConfigError(f"{path}: circular base: chain {[str(p) for p in seen]}")
-    if not path.is_file():
-        raise FileNotFoundError(f"training config not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+    data = read_yaml(path, "training config", ConfigError) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping of sections")
     base = data.pop("base", None)
