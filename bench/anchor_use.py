@@ -18,28 +18,21 @@ import tempfile
 from pathlib import Path
 
 
-def _config(run: Path) -> dict:
-    from gloria.training.trainer import resolve_checkpoint
-
-    return json.loads((resolve_checkpoint(run) / "state.json").read_text())["config"]
-
-
 def anchor_use(run: str | Path, batches: int = 30, recipe: str | Path | None = None) -> dict:
     import torch
 
     from gloria.training.config import config_from_dict
     from gloria.training.step import per_sample_loss
-    from gloria.training.trainer import Trainer, resolve_checkpoint
+    from gloria.training.trainer import Trainer, checkpoint_config
 
-    ck = resolve_checkpoint(Path(run))
-    own = _config(Path(run))
-    d = _config(Path(recipe)) if recipe else own  # data / anchor sampling from `recipe`, the model from `run`
+    own = checkpoint_config(run)
+    d = checkpoint_config(recipe) if recipe else own  # data / anchor sampling from `recipe`, the model from `run`
     with tempfile.TemporaryDirectory() as tmp:
         d = {**d, "model": {**own["model"], "init_from": str(run), "preset": None},
              "run": {**d["run"], "output_dir": tmp, "max_steps": batches},
              "anchors": {**d["anchors"], "mode": "both" if d["anchors"]["mode"] != "global" else "global"},
              "conditioning": {**d["conditioning"], "text_dropout": 0.0, "audio_dropout": 0.0, "prefix_prob": 0.0}}
-        cfg = config_from_dict(d, where=str(ck))
+        cfg = config_from_dict(d, where=str(run))
         tr = Trainer(cfg)
         model = tr.unwrapped.eval()
         loader, _ = tr.loader(0)

@@ -206,10 +206,9 @@ def _stage_summary(run: Path) -> dict:
     import json
 
     from gloria.training.config import config_from_dict
-    from gloria.training.trainer import resolve_checkpoint
+    from gloria.training.trainer import checkpoint_config
 
-    ck = resolve_checkpoint(run)
-    cfg = config_from_dict(json.loads((ck / "state.json").read_text())["config"], where=str(ck))
+    cfg = config_from_dict(checkpoint_config(run), where=str(run))
     rows = [json.loads(x) for x in (run / "train_log.jsonl").read_text().splitlines() if x.strip()]
     losses = [r["loss"] for r in rows if "loss" in r][-100:]
     return {"steps": cfg.run.max_steps, "batch": cfg.run.global_batch_size, "lr": cfg.optim.lr,

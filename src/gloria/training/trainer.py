@@ -97,6 +97,14 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path | None:
     return None
 
 
+def checkpoint_config(path: str | os.PathLike) -> dict:
+    """The recipe (a `TrainConfig` as a dict) that wrote the checkpoint `path` resolves to."""
+    ck = resolve_checkpoint(path)
+    if ck is None:
+        raise FileNotFoundError(f"{path}: no training checkpoint (no state.json, no checkpoints/latest)")
+    return json.loads((ck / "state.json").read_text())["config"]
+
+
 def model_config_dict(cfg: TrainConfig) -> dict:
     """The model's config (without building it): preset, checkpoint or diffusers dir/hub id."""
     from gloria.models.presets import get_preset
