@@ -35,7 +35,8 @@ def init_temporal_as_frames(vae) -> None:
     each temporal downsampler keeps the latest frame of its window; each temporal upsampler copies
     its input to both output frames. Trained on single frames (`num_frames: 1`, the past taps get no
     gradient and stay zero), the VAE then already codes a clip as its frames 4, 8, ... held for 4
-    frames; fine-tuning on whole clips (`configs/demo/vae_full.yaml`) learns the motion from there.
+    frames; fine-tuning on whole clips (`init_from` + `num_frames` > 1 in `gloria train-vae`) can learn the
+    motion from there (the shipped demo VAE is not fine-tuned: with Adam it lost quality here).
     Use on a new (untrained) `AutoencoderKLWan` without `is_residual` (Wan2.2's average-pooling
     shortcuts scale frame 0 differently from the later frames, so they cannot be made per-frame).
     """

@@ -39,6 +39,8 @@ def _dataset(args) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from .script import FRAMINGS
+
     p = sub.add_parser("synthetic", help="render the synthetic character world (videos, anchors, ground truth)")
     ssub = p.add_subparsers(dest="synthetic_command", metavar="SUBCOMMAND", required=True)
 
@@ -50,7 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--crop", type=int, default=32, help="anchor crop size in px, multiple of 16 (default 32)")
         q.add_argument("--view-crop", type=int, default=None,
                        help="viewpoint (body) anchor crop size in px (default: --crop)")
-        q.add_argument("--framing", choices=("full", "medium"), default="full",
+        q.add_argument("--framing", choices=FRAMINGS, default="full",
                        help="full: the whole character; medium: head and torso fill the frame (default full)")
         q.add_argument("--script", choices=("random", "turn-around"), default="random", help="what the character does")
         q.add_argument("--out", required=True, help="output directory")

@@ -273,7 +273,8 @@ def write_dataset(out_dir: str | os.PathLike, n_characters: int = 4, videos_per_
     for r in anchor_rows:
         per_cat[r["category"]] = per_cat.get(r["category"], 0) + 1
     summary = {"generator": "gloria.synthetic", "seed": int(seed), "characters": n_characters,
-               "videos": len(jobs), "seconds": float(seconds), "fps": float(fps), "size": [H, W], "crop": crop, "view_crop": view_crop, "framing": framing,
+               "videos": len(jobs), "seconds": float(seconds), "fps": float(fps), "size": [H, W], "crop": crop,
+               "view_crop": view_crop, "framing": framing,
                "clip_frames": clip_frames, "clips": len(clip_rows), "anchors": len(anchor_rows),
                "anchors_per_category": per_cat, "script": script}
     _write_text(out_dir / "summary.json", json.dumps(summary, indent=2))

@@ -9,8 +9,8 @@ normalise latents.
 
     gloria train-vae --config configs/demo/vae.yaml [--resume] [--set max_steps=100]
 
-`init_from: DIR` fine-tunes an existing VAE instead (the demo's second phase, `configs/demo/vae_full.yaml`:
-full 64x64 frames and 9-frame windows, so the mid-block attention and the causal cache see inference geometry).
+`init_from: DIR` fine-tunes an existing VAE instead (e.g. on whole clips, `data.num_frames: 9`, after
+single-frame training with `temporal_init: frames`).
 """
 from __future__ import annotations
 
