@@ -71,11 +71,14 @@ def test_i2v_inputs_anchors_and_prefix_are_clean(synth_cache, tmp_path, tiny_mod
     clean, noise, sigma = batch["latent"], batch["noise"], batch["sigma"].view(-1, 1, 1, 1, 1)
     assert kw["hidden_states"].shape[1] == 36
     assert torch.allclose(kw["hidden_states"][:, :16], (1 - sigma) * clean + sigma * noise)
-    assert torch.all(kw["hidden_states"][:, 16:20, 0] == 1) and torch.all(kw["hidden_states"][:, 16:20, 1:] == 0)
-    assert torch.equal(kw["hidden_states"][:, 20:], batch["cond"])
+    P = cfg.conditioning.prefix_frames  # every sample has a prefix: it simulates chunk k > 0
+    # the chunk's known frames are the prefix: mask = 1 and the clean prefix latents in the condition channels
+    assert torch.all(kw["hidden_states"][:, 16:20, :P] == 1) and torch.all(kw["hidden_states"][:, 16:20, P:] == 0)
+    assert torch.equal(kw["hidden_states"][:, 20:, :P], clean[:, :, :P])
+    assert torch.equal(kw["hidden_states"][:, 20:, P:], batch["cond"][:, :, P:])
     assert torch.allclose(kw["timestep"], 1000 * batch["sigma"])
     for i, p in enumerate(kw["prefix_latents"]):
-        assert torch.equal(p, clean[i, :, :1])  # clean ground-truth first latent frame(s)
+        assert torch.equal(p, clean[i, :, :P])  # clean ground-truth first latent frame(s)
     assert torch.equal(target, noise - clean) and mask.all()  # loss over every video frame (overlap included)
     assert kw["audio_states"].shape == (4, 9, 1, 16)
     assert torch.equal(kw["audio_mask"], ~batch["drop_audio"])

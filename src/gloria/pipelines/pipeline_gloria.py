@@ -14,12 +14,10 @@ tokens), CLIP image encoding and first-frame latent preparation unchanged, and a
   and encoded to H.264 right away; the MP4 is assembled (remux + AAC) at the end; constant memory;
 * resumable: the state after every chunk is saved next to the output (`<out>.gloria-state/`).
 
-Continuation chunks' image condition (I2V kind, 36 input channels): mask = 1 on the first 4 latent
-frames and the prefix latents in the condition channels there; the rest of the condition channels are
-chunk 0's (the VAE latent of the zero frames that follow the first frame). CLIP image tokens of the first
-frame are given to every chunk. TI2V kind (Wan2.2, in = out channels): chunk 0 keeps the first latent
-frame clean (timestep 0, as `WanImageToVideoPipeline(expand_timesteps=True)`); continuation chunks get the
-prefix tokens only.
+What the transformer receives for a chunk is defined once, in `gloria.models.chunk_inputs` (the trainer
+calls the same function): chunk 0 knows its first latent frame, chunk k > 0 its first P = 4 (the prefix),
+given through the model kind's first-frame mechanism (I2V: mask + condition channels; TI2V: clean in
+place, timestep 0) and as prefix tokens. CLIP image tokens of the first frame go to every chunk.
 """
 from __future__ import annotations
 
@@ -39,6 +37,9 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 from diffusers.video_processor import VideoProcessor
 
+# diffusers' loader resolves the transformer's library from model_index.json ("gloria.models.transformer_gloria")
+# only if that module is already imported: importing it here makes a saved pipeline load in a fresh process.
+import gloria.models.transformer_gloria  # noqa: F401
 from gloria.models.anchors import AnchorLatent
 from gloria.pipelines.anchor_set import AnchorSet, cover_crop, encode_image_latent, load_rgb_image
 from gloria.pipelines.audio import AudioFeaturizer, AudioInput, load_audio
@@ -95,7 +96,7 @@ class GloriaPipeline(DiffusionPipeline):
 
     def __init__(self, tokenizer, text_encoder, vae: AutoencoderKLWan, scheduler, transformer,
                  image_processor=None, image_encoder=None, audio_encoder=None, feature_extractor=None,
-                 expand_timesteps: bool | None = None):
+                 expand_timesteps: bool | None = None, max_sequence_length: int = 512):
         super().__init__()
         self.register_modules(
             vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, image_encoder=image_encoder,
@@ -104,12 +105,50 @@ class GloriaPipeline(DiffusionPipeline):
         )
         if expand_timesteps is None:
             expand_timesteps = bool(transformer is not None and not transformer.is_i2v)
-        self.register_to_config(expand_timesteps=expand_timesteps)
+        elif transformer is not None and bool(expand_timesteps) == transformer.is_i2v:
+            raise ValueError(f"expand_timesteps={expand_timesteps} does not fit the transformer: it is the "
+                             f"{'I2V' if transformer.is_i2v else 'TI2V'} kind (expand_timesteps="
+                             f"{not transformer.is_i2v}); leave it unset")
+        # text tokens per prompt: part of the model's contract (the demo model trained with 32), saved with it
+        self.register_to_config(expand_timesteps=expand_timesteps, max_sequence_length=int(max_sequence_length))
         self.vae_scale_factor_temporal = self.vae.config.scale_factor_temporal if getattr(self, "vae", None) else 4
         self.vae_scale_factor_spatial = self.vae.config.scale_factor_spatial if getattr(self, "vae", None) else 8
         self.video_processor = VideoProcessor(vae_scale_factor=self.vae_scale_factor_spatial)
 
     # ------------------------------------------------------------------ assembly
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "GloriaPipeline":
+        """Load a saved `GloriaPipeline` (folder or hub id), or a diffusers Wan I2V/TI2V one, converted on the fly.
+
+        A Wan folder (`_class_name` WanImageToVideoPipeline / WanPipeline) is assembled with `from_wan`: its
+        transformer becomes a `GloriaTransformer3DModel` (the audio branch only with `wav2vec2_path=...`,
+        initialised at zero as in stage I). Any other pipeline class is an error naming what was found.
+        """
+        wav2vec2_path = kwargs.pop("wav2vec2_path", None)
+        path = Path(str(pretrained_model_name_or_path))
+        if path.is_dir():
+            index = path / "model_index.json"
+            if not index.is_file():
+                raise ValueError(f"{path} has no model_index.json: not a diffusers pipeline folder (a GloriaPipeline "
+                                 f"saved with save_pretrained, or a diffusers Wan I2V/TI2V folder)")
+            config = json.loads(index.read_text())
+        else:
+            config = cls.load_config(pretrained_model_name_or_path, **{k: kwargs[k] for k in (
+                "cache_dir", "local_files_only", "revision", "token") if k in kwargs})
+        name = config.get("_class_name")
+        if name in ("WanImageToVideoPipeline", "WanPipeline"):
+            import logging
+
+            logging.getLogger(__name__).info(
+                "%s is a %s folder: assembling it with GloriaPipeline.from_wan", pretrained_model_name_or_path, name)
+            return cls.from_wan(pretrained_model_name_or_path, wav2vec2_path, **kwargs)
+        if name != cls.__name__:
+            raise ValueError(f"{pretrained_model_name_or_path} holds a {name} pipeline; GloriaPipeline.from_pretrained "
+                             f"loads a saved GloriaPipeline, or a Wan I2V/TI2V pipeline through GloriaPipeline.from_wan")
+        if wav2vec2_path is not None:
+            raise ValueError("wav2vec2_path is only for Wan folders; a saved GloriaPipeline has its own audio_encoder")
+        return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+
     @classmethod
     def from_wan(cls, wan_path: str | os.PathLike, wav2vec2_path: str | os.PathLike | None = None,
                  torch_dtype: torch.dtype | None = None, **kwargs) -> "GloriaPipeline":
@@ -199,9 +238,6 @@ class GloriaPipeline(DiffusionPipeline):
         """Denoise one chunk. `latents` `[1, C, F, h, w]` initial noise (float32) -> clean latents `[1, C, F, h, w]`."""
         device = latents.device
         tr = self.transformer
-        tdtype = tr.dtype
-        P = 0 if prefix is None else prefix.shape[2]
-        F = latents.shape[2]
         anchors = [AnchorLatent(lat.to(device), t, c) for lat, t, c in enc["anchors"]]
 
         # Rows of the CFG batch: (text embeds, audio on?)
@@ -214,53 +250,23 @@ class GloriaPipeline(DiffusionPipeline):
         else:
             rows = [(pos, True)]
 
-        # Image condition / first-frame handling.
-        cond = enc["condition"][:, :, :F].clone()
-        ffmask = None
-        if self.config.expand_timesteps:
-            if chunk.index == 0:
-                ffmask = torch.ones(1, 1, F, *latents.shape[3:], dtype=torch.float32, device=device)
-                ffmask[:, :, 0] = 0
-                cond = cond[:, :, :1]
-        elif P:
-            cond[:, :4, :P] = 1.0
-            cond[:, 4:, :P] = prefix.to(cond.dtype)
-
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = self.scheduler.timesteps
 
-        def forward(x_in, t, idx):
-            b = len(idx)
-            kw: dict[str, Any] = {}
-            if anchors:
-                kw["anchors"] = [anchors] * b
-            if P:
-                kw["prefix_latents"] = [prefix[0].to(tdtype)] * b
-            if has_audio:
-                kw["audio_states"] = audio_feats.to(tdtype).expand(b, *audio_feats.shape[1:])
-                kw["audio_mask"] = torch.tensor([rows[i][1] for i in idx], device=device)
-            img = enc["image_embeds"]
-            return tr(
-                hidden_states=x_in.expand(b, *x_in.shape[1:]),
-                timestep=t.expand(b, *t.shape[1:]) if t.ndim == 2 else t.expand(b),
-                encoder_hidden_states=torch.cat([rows[i][0] for i in idx]),
-                encoder_hidden_states_image=None if img is None else img.expand(b, *img.shape[1:]),
-                attention_kwargs=attention_kwargs, return_dict=False, **kw,
-            )[0]
+        def forward(x, t, idx):
+            inputs = self._model_inputs(enc, x, t, prefix, anchors, audio_feats, rows, idx)
+            return tr(**inputs.kwargs, attention_kwargs=attention_kwargs, return_dict=False)[0], inputs
 
-        p_t, p_h, p_w = tr.config.patch_size
+        inputs = None
         for t in timesteps:
-            if ffmask is not None:
-                x_in = ((1 - ffmask) * cond + ffmask * latents).to(tdtype)
-                tt = (ffmask[0][0][::p_t, ::p_h, ::p_w] * t).flatten().unsqueeze(0)  # one timestep per token
-            elif self.config.expand_timesteps:
-                x_in, tt = latents.to(tdtype), t.reshape(1)
-            else:
-                x_in, tt = torch.cat([latents, cond], dim=1).to(tdtype), t.reshape(1)
             if batch_cfg:
-                preds = list(forward(x_in, tt, list(range(len(rows)))).float().split(1))
+                out, inputs = forward(latents, t, list(range(len(rows))))
+                preds = list(out.float().split(1))
             else:
-                preds = [forward(x_in, tt, [i]).float() for i in range(len(rows))]
+                preds = []
+                for i in range(len(rows)):
+                    out, inputs = forward(latents, t, [i])
+                    preds.append(out.float())
             if len(rows) == 1:
                 noise_pred = preds[0]
             elif len(rows) == 2:
@@ -271,9 +277,38 @@ class GloriaPipeline(DiffusionPipeline):
             latents = self.scheduler.step(noise_pred, t, latents, return_dict=False)[0]
             if step_bar is not None:
                 step_bar.update()
-        if ffmask is not None:
-            latents = (1 - ffmask) * cond + ffmask * latents
+        if inputs is not None:  # TI2V: the known frames (first frame / prefix) keep their clean values
+            latents = inputs.reset_known(latents)
         return latents
+
+    def _model_inputs(self, enc: dict, latents: torch.Tensor, t: torch.Tensor, prefix: torch.Tensor | None,
+                      anchors: list, audio_feats: torch.Tensor | None, rows: list, idx: list[int]):
+        """The transformer's inputs for CFG rows `idx` of a chunk (`gloria.models.chunk_inputs`, shared with training).
+
+        `latents` `[1, C, F, h, w]` current noisy latents, `t` the scheduler timestep (1000 sigma), `prefix`
+        `[1, C, P, h, w]` the previous chunk's last clean latents (None for chunk 0), `rows` (text embeds,
+        audio on?) per CFG row.
+        """
+        from gloria.models.chunk_inputs import chunk_model_inputs
+
+        tr = self.transformer
+        b, f = len(idx), latents.shape[2]
+        first = enc["condition"]
+        if tr.is_i2v:
+            first = first[:, -self.vae.config.z_dim:]  # drop the mask channels of diffusers' prepare_latents
+        first = first[:, :, :f]
+        img = enc["image_embeds"]
+        return chunk_model_inputs(
+            tr.config, latents.expand(b, *latents.shape[1:]), t.reshape(1).expand(b),
+            torch.cat([rows[i][0] for i in idx]),
+            first_frame=first.expand(b, *first.shape[1:]),
+            prefix=None if prefix is None else prefix.expand(b, *prefix.shape[1:]),
+            anchors=[anchors] * b if anchors else None,
+            image_embeds=None if img is None else img.expand(b, *img.shape[1:]),
+            audio_states=None if audio_feats is None else audio_feats.expand(b, *audio_feats.shape[1:]),
+            audio_mask=None if audio_feats is None else torch.tensor([rows[i][1] for i in idx], device=latents.device),
+            dtype=tr.dtype,
+        )
 
     # ------------------------------------------------------------------ call
     @torch.no_grad()
@@ -301,7 +336,7 @@ class GloriaPipeline(DiffusionPipeline):
         save_state: bool = True,
         first_frame_as_global: bool = True,
         batch_cfg: bool = True,
-        max_sequence_length: int = 512,
+        max_sequence_length: int | None = None,
         viewpoint_size: tuple[int, int] | None = None,
         expression_size: tuple[int, int] | None = None,
         audio_context_s: float = 1.0,
@@ -335,6 +370,8 @@ class GloriaPipeline(DiffusionPipeline):
                 "raw" (chunk latents before the blend), "latents" (after), "prefix", "frames" (uint8 written).
         """
         t_start = time.perf_counter()
+        if max_sequence_length is None:
+            max_sequence_length = int(self.config.get("max_sequence_length", 512))
         device = self._execution_device
         if self.transformer is None:
             raise ValueError("the pipeline has no transformer")
