@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "gloria.synthetic.demo_run",  # gloria demo
     "gloria.synthetic.cli",  # gloria synthetic render|dataset
     "gloria.evaluation.cli",  # gloria eval
+    "gloria.evaluation.analyze",  # gloria analyze attention
     "gloria.data.cli",  # gloria data build, gloria anchors extract
     "gloria.training.cli",  # gloria train, gloria cache
 ]

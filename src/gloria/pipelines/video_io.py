@@ -118,6 +118,28 @@ class StreamingVAEDecoder:
         return dec
 
 
+@torch.no_grad()
+def vae_round_trip(vae, frames: np.ndarray, latent_block: int = 16) -> np.ndarray:
+    """The VAE ceiling: true frames `[N, H, W, 3]` uint8 -> encode (one causal sequence, posterior mode) -> decode
+    exactly as the pipeline does (`StreamingVAEDecoder`) -> `[N, H, W, 3]` uint8. A model whose video goes
+    through this VAE cannot score above these frames; the last frame is repeated to fill the last latent frame."""
+    from diffusers.utils.torch_utils import get_module_execution_device
+
+    from gloria.pipelines.anchor_set import normalize_latents
+
+    n = frames.shape[0]
+    g = -(-(n - 1) // 4) + 1
+    x = np.concatenate([frames, np.repeat(frames[-1:], 4 * (g - 1) + 1 - n, axis=0)])
+    device = get_module_execution_device(vae)
+    video = torch.from_numpy(x).permute(3, 0, 1, 2)[None].to(device, vae.dtype) / 127.5 - 1.0  # [1, 3, N', H, W]
+    z = normalize_latents(vae, vae.encode(video).latent_dist.mode().float())
+    del video
+    decoder, out = StreamingVAEDecoder(vae), []
+    for a in range(0, z.shape[2], latent_block):
+        out.append(to_uint8_frames(decoder.decode(z[:, :, a: a + latent_block])))
+    return np.concatenate(out)[:n]
+
+
 def to_uint8_frames(video: torch.Tensor) -> np.ndarray:
     """`[1, 3, n, H, W]` in [-1, 1] -> `[n, H, W, 3]` uint8 (round to nearest)."""
     x = ((video[0].float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)

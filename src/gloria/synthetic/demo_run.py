@@ -9,7 +9,11 @@
    (`gloria/synthetic/demo_weights`): first frame + the script's captions as a prompt schedule (one
    caption per chunk) + audio + anchors. The back view can only come from the back anchor.
 3. Writes the MP4 (H.264 + AAC) and prints metrics against the true render of the same script
-   (`gloria.synthetic.metrics`): appearance per view, drift per 5 s, yaw / copy-paste, lip sync.
+   (`gloria.synthetic.metrics`): appearance per view, drift per 5 s, yaw / copy-paste, lip sync; beside
+   them the VAE ceiling (the true video through the same VAE, scored the same way) and, unless
+   `--no-compare`, a second run of the same character without anchors.
+4. Writes `<out>.png` next to the MP4: truth, VAE ceiling, with anchors, without anchors, at the first
+   frame, the front, the turn, the back, the turn back and the end.
 """
 from __future__ import annotations
 
@@ -64,29 +68,91 @@ def prompt_schedule(script, num_frames: int) -> list[tuple[float, str]]:
     return out
 
 
-def generate(pipe, k: int, seconds: float, out: str | None, steps: int, guidance: float, seed: int,
-             use: tuple[str, ...] = ("global", "view", "expr"), progress: bool = True) -> dict:
-    """Generate character `k` for `seconds` and score it against the truth; returns the report dict."""
+def demo_call(k: int, seconds: float, steps: int, guidance: float, seed: int,
+              use: tuple[str, ...] = ("global", "view", "expr")) -> tuple[tuple, dict, dict]:
+    """((character, scene, script, truth), the anchor images given, `GloriaPipeline` kwargs) of held-out character `k`."""
     from PIL import Image
-
-    from gloria.synthetic.metrics import score_against_truth, summarize
 
     ch, sc, script, truth, images = character_world(k, seconds)
     n = truth.frames.shape[0]
-    t0 = time.perf_counter()
-    res = pipe(
+    kwargs = dict(
         image=Image.fromarray(truth.frames[0]), prompt=prompt_schedule(script, n), negative_prompt="",
         audio=truth.audio, audio_sample_rate=truth.sample_rate, anchors=anchor_set(images, use) if use else None,
         first_frame_as_global="global" in use, num_frames=n, fps=FPS, height=SIZE, width=SIZE,
         num_inference_steps=steps, guidance_scale=guidance, seed=seed, chunk_frames=CHUNK_FRAMES,
         max_sequence_length=_text_len(), viewpoint_size=(VIEW_CROP, VIEW_CROP), expression_size=(EXPR_CROP, EXPR_CROP),
-        output_path=out, save_state=False, return_frames=True, progress=progress,
     )
+    given = {name: images[name] for name in images if name.startswith(use)} if use else {}
+    return (ch, sc, script, truth), given, kwargs
+
+
+def generate(pipe, k: int, seconds: float, out: str | None, steps: int, guidance: float, seed: int,
+             use: tuple[str, ...] = ("global", "view", "expr"), progress: bool = True, return_frames: bool = False):
+    """Generate character `k` for `seconds` and score it against the truth; returns the report dict
+    (and the generated frames `[N, H, W, 3]` uint8 with `return_frames`)."""
+    from gloria.synthetic.metrics import score_against_truth, summarize
+
+    (ch, sc, script, truth), given, kwargs = demo_call(k, seconds, steps, guidance, seed, use)
+    t0 = time.perf_counter()
+    res = pipe(**kwargs, output_path=out, save_state=False, return_frames=True, progress=progress)
     gen_s = time.perf_counter() - t0
-    given = [k for k in images if k.startswith(use)] if use else []
-    scores = score_against_truth(res.frames, truth, ch, sc, {k: images[k] for k in given})
-    return {"character": HELD_OUT_SEED + k, "seconds": res.seconds, "frames": res.num_frames, "chunks": res.num_chunks,
-            "generate_s": round(gen_s, 1), "output": res.path, "summary": summarize(scores), "metrics": scores}
+    scores = score_against_truth(res.frames, truth, ch, sc, given)
+    report = {"character": HELD_OUT_SEED + k, "seconds": res.seconds, "frames": res.num_frames, "chunks": res.num_chunks,
+              "generate_s": round(gen_s, 1), "output": res.path, "summary": summarize(scores), "metrics": scores}
+    return (report, res.frames) if return_frames else report
+
+
+def vae_ceiling(pipe, k: int, seconds: float, use: tuple[str, ...] = ("global", "view", "expr")) -> tuple[dict, object]:
+    """The true video of character `k` through the pipeline's VAE (encode + streaming decode), scored like a model.
+
+    No model whose video is decoded by this VAE can beat these numbers: they separate what the transformer
+    loses from what the VAE loses. Returns (summary, frames)."""
+    from gloria.pipelines.video_io import vae_round_trip
+    from gloria.synthetic.metrics import score_against_truth, summarize
+
+    ch, sc, script, truth, images = character_world(k, seconds)
+    frames = vae_round_trip(pipe.vae, truth.frames)
+    given = {name: images[name] for name in images if name.startswith(use)} if use else {}
+    return summarize(score_against_truth(frames, truth, ch, sc, given)), frames
+
+
+def sheet_times(seconds: float) -> list[tuple[str, float]]:
+    """(label, time s) of the turn-around script's telling moments (`turn_around_script`)."""
+    T = float(seconds)
+    return [("first frame", 0.0), ("front", T / 6), ("turning", T / 3 + 0.75), ("back", T / 2),
+            ("turning back", 2 * T / 3 + 0.75), ("end (happy)", T - 0.5)]
+
+
+def write_sheet(path: str | Path, seconds: float, rows: list[tuple[str, object]], scale: int = 2) -> Path:
+    """A contact sheet PNG: one labelled row per video (`[N, H, W, 3]` uint8), columns at `sheet_times`.
+
+    Written to a temporary name and renamed, so a crash never leaves a half-written picture."""
+    import os
+
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    cols = sheet_times(seconds)
+    n = min(f.shape[0] for _, f in rows)
+    h, w = rows[0][1].shape[1] * scale, rows[0][1].shape[2] * scale
+    left, top, pad = 230, 22, 4
+    sheet = Image.new("RGB", (left + len(cols) * (w + pad), top + len(rows) * (h + pad)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for j, (label, t) in enumerate(cols):
+        draw.text((left + j * (w + pad) + 2, 4), f"{label} {t:.1f}s", fill="black")
+    for i, (label, frames) in enumerate(rows):
+        y = top + i * (h + pad)
+        for line_no, line in enumerate(label.split("\n")):
+            draw.text((6, y + 6 + 14 * line_no), line, fill="black")
+        for j, (_, t) in enumerate(cols):
+            idx = min(n - 1, int(round(t * FPS)))
+            img = Image.fromarray(np.asarray(frames[idx])).resize((w, h), Image.NEAREST)
+            sheet.paste(img, (left + j * (w + pad), y))
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".part.png")
+    sheet.save(tmp, optimize=True)
+    os.replace(tmp, path)
+    return path
 
 
 def _text_len() -> int:
@@ -110,14 +176,31 @@ def run_demo(args) -> int:
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
     pipe = load_pipeline(args.weights)
-    report = generate(pipe, args.character, args.seconds, str(out), args.steps, args.guidance, args.seed,
-                      use=ANCHOR_CHOICES[args.anchors], progress=not args.no_progress)
+    use = ANCHOR_CHOICES[args.anchors]
+    run = dict(k=args.character, seconds=args.seconds, steps=args.steps, guidance=args.guidance, seed=args.seed,
+               progress=not args.no_progress, return_frames=True)
+    report, frames = generate(pipe, out=str(out), use=use, **run)
     report["anchors"] = args.anchors
+    truth = character_world(args.character, args.seconds)[3].frames
+    ceiling, ceiling_frames = vae_ceiling(pipe, args.character, args.seconds, use)
+    report["vae_ceiling"] = ceiling  # the true video through the VAE: what no model with this VAE can beat
+    rows = [("truth", truth), ("VAE round trip (ceiling)\n" + _psnrs(ceiling), ceiling_frames),
+            (f"Gloria, anchors: {args.anchors}\n" + _psnrs(report["summary"]), frames)]
+    if not args.no_compare and use:
+        other, other_frames = generate(pipe, out=None, use=(), **run)
+        report["without_anchors"] = other["summary"]
+        report["generate_s_without_anchors"] = other["generate_s"]
+        rows.append(("Gloria, no anchors\n" + _psnrs(other["summary"]), other_frames))
+    report["sheet"] = str(write_sheet(out.with_suffix(".png"), args.seconds, rows))
     report["total_s"] = round(time.perf_counter() - t0, 1)
     if not args.full_metrics:
         report.pop("metrics")
     print(json.dumps(report, indent=2, default=float))
     return 0
+
+
+def _psnrs(summary: dict) -> str:
+    return f"char {summary['psnr_all']:.1f} dB, back {summary['psnr_back']:.1f} dB, views {summary['view_acc']:.2f}"
 
 
 def register(sub) -> None:
@@ -133,6 +216,8 @@ def register(sub) -> None:
                    help="anchors given to the model (default all: 1 global, 4 views, 8 expressions); "
                         "compare with 'none' to see what they do")
     p.add_argument("--weights", default=None, help="demo model folder (default: the shipped weights)")
+    p.add_argument("--no-compare", action="store_true",
+                   help="skip the second run without anchors (the picture then has no 'no anchors' row)")
     p.add_argument("--full-metrics", action="store_true", help="print every metric, not only the summary")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run_demo)
