@@ -11,7 +11,7 @@ turn-around script, per-chunk captions, audio, anchors) against the true render.
 
 Variants: full (runs/demo/full: the shipped demo model), x_global (no global anchor in training or inference),
 x_view_expr (stage III and its fine-tune replaced by more stage II: global anchor only), x_sca (anchors only
-from inside the training clip), x_rwc (every anchor at one shared RoPE time position: no offsets),
+from inside the training clip, the global one any frame of the clip), x_rwc (every anchor at one shared RoPE time position: no offsets),
 full_no_anchors (the full model's weights with no anchors given at inference: what the anchors add).
 """
 from __future__ import annotations
@@ -34,7 +34,9 @@ VARIANTS = {  # name -> (training overrides for stages II and III, anchor kinds 
     "full": ([], ("global", "view", "expr")),
     "x_global": (["anchors.global_anchor=false"], ("view", "expr")),
     "x_view_expr": (["anchors.mode=global"], ("global",)),
-    "x_sca": (["anchors.superset=false"], ("global", "view", "expr")),
+    # anchors only from inside the clip; the in-clip global anchor is any latent frame of the clip (so every clip
+    # trains, not only the few that contain a global-anchor frame of the data pipeline)
+    "x_sca": (["anchors.superset=false", "anchors.global_source=clip_frame"], ("global", "view", "expr")),
     "x_rwc": (["model.overrides={rope_weak_condition: false}"], ("global", "view", "expr")),
     "full_no_anchors": ([], ()),  # the full model's weights, no anchors given at inference
 }
@@ -73,7 +75,19 @@ def train(name: str, threads: int, scale: float = 1.0) -> float:
     return time.perf_counter() - t0
 
 
-def evaluate(names: list[str], characters: int, seconds: float, steps: int, guidance: float, scale: float = 1.0) -> dict:
+def ci95(values) -> float:
+    """Half-width of the 95 % Student-t confidence interval of the mean (0 for fewer than 2 values)."""
+    import numpy as np
+    from scipy import stats
+
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2:
+        return 0.0
+    return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+
+
+def evaluate(names: list[str], characters: int, seconds: float, steps: int, guidance: float, scale: float = 1.0,
+             first_character: int = 1) -> dict:
     import numpy as np
     import torch
 
@@ -85,7 +99,7 @@ def evaluate(names: list[str], characters: int, seconds: float, steps: int, guid
     for name in names:
         pipe = load_pipeline(transformer=run_dir(name, scale) / FINAL)
         reports = [generate(pipe, k, seconds, None, steps, guidance, seed=k, use=VARIANTS[name][1], progress=False)
-                   for k in range(characters)]
+                   for k in range(first_character, first_character + characters)]
         rows = [r["summary"] for r in reports]
         drift = [{k: r["metrics"]["drift"][k] for k in ("t_start_s", "psnr_character_db", "psnr_background_db")}
                  for r in reports]
@@ -93,6 +107,7 @@ def evaluate(names: list[str], characters: int, seconds: float, steps: int, guid
         vals = {key: [r[key] for r in rows if r[key] is not None] for key in keys}
         results[name] = {"mean": {k: float(np.mean(v)) for k, v in vals.items()},
                          "sd": {k: float(np.std(v, ddof=1)) if len(v) > 1 else 0.0 for k, v in vals.items()},
+                         "ci95": {k: ci95(v) for k, v in vals.items()},
                          "per_character": rows, "drift_windows": drift}
         print(name, json.dumps({k: round(v, 3) for k, v in results[name]["mean"].items()}), flush=True)
     return results
@@ -100,14 +115,14 @@ def evaluate(names: list[str], characters: int, seconds: float, steps: int, guid
 
 def table(results: dict) -> str:
     cols = [("psnr_back", "PSNR back (dB) ↑"), ("psnr_all", "PSNR char. (dB) ↑"), ("hist_back", "hist. dist. back ↓"),
-            ("view_acc", "view acc. ↑"), ("copy_paste", "copy-paste ↓"), ("pose_stuck", "pose stuck ↓"),
+            ("view_acc", "view acc. ↑"), ("copy_first", "copy first frame ↓"), ("pose_stuck", "pose stuck ↓"),
             ("drift_char_db_per_min", "char. drift (dB/min)"), ("lipsync_corr", "lip-sync corr. ↑")]
     cols = [(k, h) for k, h in cols if any(k in r["mean"] for r in results.values())]
     lines = ["| variant | " + " | ".join(h for _, h in cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for name, r in results.items():
-        m, sd = r["mean"], r["sd"]
-        lines.append(f"| {name} | " + " | ".join(f"{m[k]:.2f} ± {sd[k]:.2f}" if k in m else "–" for k, _ in cols) + " |")
-    return "\n".join(lines) + "\n\n(mean ± standard deviation over the held-out characters)"
+        m, ci = r["mean"], r.get("ci95", r["sd"])
+        lines.append(f"| {name} | " + " | ".join(f"{m[k]:.2f} ± {ci[k]:.2f}" if k in m else "–" for k, _ in cols) + " |")
+    return "\n".join(lines) + "\n\n(mean ± half-width of the 95 % t-interval over the held-out characters)"
 
 
 def drift_table(results: dict, window_s: float = 20.0) -> str:
@@ -133,7 +148,9 @@ def main() -> int:
     p.add_argument("--train", action="store_true", help="train the ablation variants first")
     p.add_argument("--jobs", type=int, default=1, help="variants trained at once (1 thread each when > 1)")
     p.add_argument("--variants", nargs="*", default=list(VARIANTS))
-    p.add_argument("--characters", type=int, default=3, help="held-out characters per variant")
+    p.add_argument("--characters", type=int, default=5, help="held-out characters per variant")
+    p.add_argument("--first-character", type=int, default=1,
+                   help="first held-out character (default 1: `gloria demo` prints character 0)")
     p.add_argument("--seconds", type=float, default=30.0)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--guidance", type=float, default=3.5)
@@ -154,7 +171,7 @@ def main() -> int:
         with ThreadPoolExecutor(a.jobs) as ex:
             for name, secs in zip(todo, ex.map(lambda n: train(n, threads, a.scale), todo)):
                 print(f"trained {name} in {secs / 60:.1f} min", flush=True)
-    res = evaluate(a.variants, a.characters, a.seconds, a.steps, a.guidance, a.scale)
+    res = evaluate(a.variants, a.characters, a.seconds, a.steps, a.guidance, a.scale, a.first_character)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps({"args": vars(a), "results": res}, indent=2))
     print(table(res))

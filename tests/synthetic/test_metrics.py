@@ -33,7 +33,7 @@ def test_truth_scores_perfectly_and_is_json(world):
     assert d["drift"]["slope_db_per_min"] == {"frame": 0.0, "background": 0.0, "character": 0.0}
     s = summarize(d)
     assert s["yaw_mae"] < 3 and s["view_acc"] >= 0.95
-    assert s["copy_paste"] == 0 and s["pose_stuck"] == 0
+    assert s["copy_paste"] == 0 and s["pose_stuck"] == 0 and s["copy_first"] == 0
     assert s["lipsync_corr"] > 0.8 and s["lipsync_corr_audio"] > 0.8
     assert d["lip_sync"]["corr_mouth"] == d["lip_sync"]["corr_mouth_truth"]
 
@@ -69,6 +69,7 @@ def test_a_character_that_never_turns_is_caught(world, kind):
     not_front = np.mean(np.array(truth.gt["viewpoint"]) != "front")
     assert s["copy_paste"] > 0.9 * not_front and not_front > 0.3
     assert s["pose_stuck"] > 0.9 * d["copy_paste"]["turned_frac"] and d["copy_paste"]["turned_frac"] > 0.3
+    assert s["copy_first"] > 0.9  # stays at the first frame's view wherever the truth shows another
     assert s["view_acc"] < 0.7
     if kind == "rendered_without_turns":  # the front is right (but at the ends of the turns), and so is the mouth
         assert d["appearance"]["front"]["psnr_db"] > 60 and s["lipsync_corr"] > 0.8
@@ -84,6 +85,8 @@ def test_copy_paste_only_counts_classes_the_model_had_anchors_for(world):
     assert with_back["copy_paste"]["anchor_classes"] == ["front", "back"]
     assert without["copy_paste"]["anchor_classes"] == ["front"]
     assert with_back["copy_paste"]["value"] > 0.5 and without["copy_paste"]["value"] == 0
+    # copy_first does not depend on the anchor set: stuck on the back is not a copy of the first frame
+    assert with_back["copy_paste"]["first_view"] == without["copy_paste"]["first_view"] < 0.1
     assert anchor_classes(None, "front") == ["front", "back", "left", "right"]
 
 

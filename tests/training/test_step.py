@@ -139,3 +139,27 @@ def test_ti2v_first_frame_clean_and_out_of_the_loss(tmp_path):
     t2 = target.clone()
     t2[:, :, 0] += 10
     assert torch.allclose(loss, flow_loss(out, t2, mask))
+
+
+def test_global_anchor_from_a_clip_frame(synth_cache, tmp_path, tiny_model):
+    """anchors.global_source: clip_frame (the ×SCA setting): the global anchor is one latent frame of the clip."""
+    cfg = tiny_cfg("stage3", synth_cache, tmp_path, **{"anchors.superset": False, "anchors.global_source": "clip_frame"})
+    src = CacheSource(cfg.data.cache, cfg)
+    a = cfg.anchors
+    s = AnchorSampler(src.clips, AnchorPool(src.anchors), superset=False, global_from_clip=True)
+    plan = BatchPlan(s, a.mode, cfg.run.global_batch_size, cfg.run.seed, a.viewpoint_ratio)
+    assert plan.n_without_global == 0  # every clip has an in-clip global anchor
+    ds = GloriaTrainDataset(src, plan, cfg, model_needs(dict(tiny_model.config)), src.meta["text_len"])
+    frames_used = set()
+    for step in range(6):
+        for key in plan.keys(step):
+            smp = ds._load(key)
+            g = [x for x in smp["anchors"] if x.type == "global"]
+            assert len(g) == 1 and g[0].latent.shape[1] == 1
+            match = [j for j in range(smp["latent"].shape[1]) if torch.equal(g[0].latent[:, 0], smp["latent"][:, j])]
+            assert match, "the global anchor is a frame of the clip"
+            frames_used.add(match[0])
+            assert not any(smp["anchor_outside"])
+    assert len(frames_used) > 1  # any frame, not only the first
+    with pytest.raises(ValueError, match="global_source"):
+        tiny_cfg("stage3", synth_cache, tmp_path, **{"anchors.global_source": "first"})

@@ -33,6 +33,10 @@ where the character is not visible (empty bbox) are left out of every per-frame 
   yaw is more than 45 degrees from GT frame 0's but the estimated yaw is within 20 degrees of frame
   0's estimate; `turned_frac` = fraction of frames where the GT yaw is > 45 degrees from frame 0's
   (so pose_stuck / turned_frac is the stuck share of the frames that should have turned).
+  `first_view` (summary key `copy_first`): among the visible frames whose GT viewpoint class differs
+  from GT frame 0's, the share whose estimated class is frame 0's class — the model copies the first
+  frame (= the global anchor) instead of turning. Unlike `value` it does not depend on which anchors a
+  variant was given, so it compares across ablations (None when the truth never leaves frame 0's view).
 - **lip_sync** (frames with |GT yaw| < 45 and a visible head): the mouth-opening estimate of a frame
   is the mean of two fractions of a mouth window's pixels (window: 0.25..0.9 head radii below the
   GT head-box centre, +-0.45 cos(yaw) radii around where the GT yaw puts the mouth): pixels of the
@@ -307,6 +311,8 @@ def score_against_truth(frames: np.ndarray, truth: RenderedVideo, character: Cha
     copied = visible & (est_view != gt_view) & np.isin(est_view, classes)
     turned = np.abs(wrap_yaw(gt_yaw - gt_yaw[0])) > 45
     stuck = visible & turned & (np.abs(wrap_yaw(est - est[0])) <= 20)  # False everywhere if frame 0 is not visible
+    other = visible & (gt_view != gt_view[0])  # frames that should show another view than the first frame
+    first_view = float((other & (est_view == gt_view[0])).sum() / other.sum()) if other.any() else None
     return {
         "n_frames": T, "fps": float(truth.fps), "size": [H, W],
         "appearance": appearance,
@@ -314,7 +320,8 @@ def score_against_truth(frames: np.ndarray, truth: RenderedVideo, character: Cha
         "yaw": {"mae_deg": _mean(err[visible]), "view_acc": float((est_view == gt_view)[visible].sum() / n_vis),
                 "n_frames": int(visible.sum()), "estimated_deg": [finite_or_none(round(float(x), 2)) for x in est]},
         "copy_paste": {"value": float(copied.sum() / n_vis), "anchor_classes": classes, "pose_stuck":
-                       float(stuck.sum() / n_vis), "turned_frac": float((turned & visible).sum() / n_vis)},
+                       float(stuck.sum() / n_vis), "turned_frac": float((turned & visible).sum() / n_vis),
+                       "first_view": first_view},
         "lip_sync": _lip_sync(frames, truth, character),
     }
 
@@ -329,5 +336,6 @@ def summarize(d: dict) -> dict:
         "drift_char_db_per_min": slope["character"],
         "yaw_mae": d["yaw"]["mae_deg"], "view_acc": d["yaw"]["view_acc"],
         "copy_paste": d["copy_paste"]["value"], "pose_stuck": d["copy_paste"]["pose_stuck"],
+        "copy_first": d["copy_paste"].get("first_view"),
         "lipsync_corr": d["lip_sync"]["corr_mouth"], "lipsync_corr_audio": d["lip_sync"]["corr_audio_rms"],
     }

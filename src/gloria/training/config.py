@@ -99,6 +99,10 @@ class AnchorConfig:
     global_anchor: bool = True  # attach one global anchor to every sample (ignored in mode "none")
     superset: bool = True  # Superset Content Anchoring; False = anchors only from inside the clip ("×SCA")
     outside_share: float = 0.5  # probability that an anchor is drawn from outside the clip (when both exist)
+    # where the global anchor comes from: "pool" (the anchors table, i.e. the data pipeline's global-anchor
+    # frames) | "clip_frame" (a random latent frame of the training clip itself: the ×SCA setting in which
+    # every clip has an in-clip global anchor, not only the few clips that contain a global-anchor frame)
+    global_source: str = "pool"
     viewpoint_ratio: float = 0.5  # mixed mode: share of viewpoint-anchor samples in every batch
     max_viewpoint: int = 4  # anchors per sample are uniform in 1..min(max, categories available)
     max_expression: int = 8
@@ -200,6 +204,8 @@ class TrainConfig:
             v = getattr(a, key)
             if not 0.0 <= v <= 1.0:
                 raise bad(f"anchors.{key}", f"must be in [0, 1], got {v}")
+        if a.global_source not in ("pool", "clip_frame"):
+            raise bad("anchors.global_source", f"must be pool or clip_frame, got {a.global_source!r}")
         if not 1 <= a.max_viewpoint <= 4 or not 1 <= a.max_expression <= 8:
             raise bad("anchors.max_viewpoint/max_expression", "must be in 1..4 / 1..8 (paper §4.1)")
         if not (a.category_weights == "balanced" or isinstance(a.category_weights, dict)):

@@ -19,7 +19,7 @@ from torch.utils.data import Dataset, Sampler
 from gloria.models.anchors import AnchorLatent
 from gloria.training.config import TrainConfig
 from gloria.training.flow import draw_sigma
-from gloria.training.sampler import BatchPlan, SampleKey, sample_rng
+from gloria.training.sampler import CLIP_FRAME, BatchPlan, SampleKey, sample_rng
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +43,20 @@ class GloriaTrainDataset(Dataset):
         out[:n] = t[:n]
         return out
 
+    @staticmethod
+    def _clip_frame(latent: torch.Tensor, rng) -> torch.Tensor:
+        """A random latent frame `[C, 1, h, w]` of the clip (`anchors.global_source: clip_frame`)."""
+        j = int(rng.integers(latent.shape[1]))
+        return latent[:, j: j + 1].clone()
+
     def _load(self, key: SampleKey) -> dict:
         cfg = self.cfg
         rng = sample_rng(cfg.run.seed, key.step, key.slot, stream=2)
         drawn = self.plan.sampler.draw(rng, key.clip, key.mode, key.primary)
         clip = self.source.clip(key.clip)
-        anchors = [AnchorLatent(self.source.anchor(a.row), a.type, a.category) for a in drawn]
         latent = clip["latent"]
+        anchors = [AnchorLatent(self._clip_frame(latent, rng) if a.row == CLIP_FRAME else self.source.anchor(a.row),
+                                a.type, a.category) for a in drawn]
         c = cfg.conditioning
         drop_text = bool(rng.random() < c.text_dropout)
         drop_audio = bool(rng.random() < c.audio_dropout)

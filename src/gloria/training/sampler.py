@@ -35,9 +35,12 @@ class SampleKey:
     primary: str | None = None  # category the sample was chosen for (viewpoint/expression modes)
 
 
+CLIP_FRAME = -1  # DrawnAnchor.row of a global anchor taken from the training clip's own latent frames
+
+
 @dataclass
 class DrawnAnchor:
-    row: int  # row of the anchors table
+    row: int  # row of the anchors table, or CLIP_FRAME (a latent frame of the clip itself)
     type: str
     category: str
     outside: bool  # timestamp outside the clip's [start_s, end_s)
@@ -75,8 +78,9 @@ class AnchorSampler:
 
     def __init__(self, clips: pd.DataFrame, pool: AnchorPool, *, superset: bool = True, outside_share: float = 0.5,
                  global_anchor: bool = True, max_viewpoint: int = 4, max_expression: int = 8,
-                 category_weights: dict[str, float] | None = None):
+                 category_weights: dict[str, float] | None = None, global_from_clip: bool = False):
         self.clips = clips.reset_index(drop=True)
+        self.global_from_clip = bool(global_from_clip)  # the global anchor is a frame of the clip (CLIP_FRAME)
         self.pool = pool
         self.superset = superset
         self.outside_share = float(outside_share)
@@ -95,9 +99,13 @@ class AnchorSampler:
         return inside, outside
 
     def available(self, clip: int, typ: str) -> list[str]:
+        if typ == "global" and self.global_from_clip:
+            return ["global"]
         return [c for c in CATEGORIES[typ] if sum(len(x) for x in self.candidates(clip, typ, c))]
 
     def _pick(self, rng: np.random.Generator, clip: int, typ: str, cat: str) -> DrawnAnchor:
+        if typ == "global" and self.global_from_clip:
+            return DrawnAnchor(CLIP_FRAME, typ, cat, False)
         inside, outside = self.candidates(clip, typ, cat)
         if len(outside) and (not len(inside) or rng.random() < self.outside_share):
             return DrawnAnchor(int(rng.choice(outside)), typ, cat, True)

@@ -265,7 +265,8 @@ class Trainer:
         a = cfg.anchors
         sampler = AnchorSampler(source.clips, AnchorPool(source.anchors), superset=a.superset, outside_share=a.outside_share,
                                 global_anchor=a.global_anchor and a.mode != "none", max_viewpoint=a.max_viewpoint,
-                                max_expression=a.max_expression, category_weights=wts)
+                                max_expression=a.max_expression, category_weights=wts,
+                                global_from_clip=a.global_source == "clip_frame")
         self.plan = BatchPlan(sampler, a.mode, cfg.run.global_batch_size, cfg.run.seed, a.viewpoint_ratio, wts)
         if self.plan.n_without_global and self.d.is_main:
             log.warning("%d clips have no usable global anchor and are not trained on", self.plan.n_without_global)
