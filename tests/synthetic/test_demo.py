@@ -39,6 +39,40 @@ def test_demo_writes_a_real_mp4(demo_run):
     assert float(frames.astype(np.float32).std()) > 10.0  # not a flat image
 
 
+def test_demo_writes_the_comparison_picture_and_the_vae_ceiling(demo_run):
+    from PIL import Image
+
+    out, report = demo_run
+    sheet = out.with_suffix(".png")
+    assert report["sheet"] == str(sheet) and sheet.is_file()
+    img = Image.open(sheet)
+    assert img.size[1] > 4 * 128  # truth, VAE ceiling, with anchors, without anchors: 4 rows of 128 px frames
+    assert not list(out.parent.glob("*.part.png"))
+    # the true video through the VAE scores far above the 4-step model; without anchors is another run
+    assert report["vae_ceiling"]["psnr_all"] > report["summary"]["psnr_all"] + 2
+    assert report["without_anchors"]["psnr_all"] != pytest.approx(report["summary"]["psnr_all"], abs=1e-6)
+
+
+def test_analyze_attention_cli(tmp_path):
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        rc = main(["analyze", "attention", "--seconds", "6", "--steps", "2", "--out", str(tmp_path / "att.png"),
+                   "--no-progress"])
+    assert rc == 0
+    assert (tmp_path / "att.png").is_file()
+    d = json.loads((tmp_path / "att.json").read_text())
+    assert "viewpoint:back" in d["segments"] and "global" in d["segments"] and d["segments"][-1] == "video"
+    mass = np.array(d["mass"], dtype=float)
+    assert mass.shape == (len(d["latent_frame"]), len(d["segments"]))
+    assert d["latent_frame"] == list(range(len(d["latent_frame"])))  # every latent frame once, in order
+    rows = np.nansum(mass, axis=1)
+    assert np.allclose(rows, 1.0, atol=1e-4)  # video + prefix + anchors = all the attention
+    assert main(["analyze", "attention", "--out", str(tmp_path / "att.jpg")]) == 2
+
+
 def test_shipped_weights_reproduce_the_documented_metrics(demo_run):
     _, report = demo_run
     ref = json.loads(REFERENCE.read_text())["ci_run"]

@@ -17,9 +17,17 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
+
+
+def _nanmean(x, axis=None):
+    """`np.nanmean` without the all-NaN warning (a chunk without a prefix has NaN there by design)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(x, axis=axis)
 
 
 def attention_over_time(records_per_chunk: list[list[dict]], chunk_starts: list[int], overlap: int,
@@ -39,14 +47,14 @@ def attention_over_time(records_per_chunk: list[list[dict]], chunk_starts: list[
         if not recs:
             continue
         m = np.stack([_reorder(r, order) for r in recs])  # [steps, blocks, F, n_seg]
-        per_frame = np.nanmean(m, axis=(0, 1))  # [F, n_seg]
+        per_frame = _nanmean(m, axis=(0, 1))  # [F, n_seg]
         first = 0 if k == 0 else overlap
         frames += list(range(start + first, start + per_frame.shape[0]))
         rows.append(per_frame[first:])
-        per_chunk.append(np.nanmean(per_frame[first:], axis=0))
-        blocks.append(np.nanmean(m, axis=(0, 2)))
+        per_chunk.append(_nanmean(per_frame[first:], axis=0))
+        blocks.append(_nanmean(m, axis=(0, 2)))
     return {"segments": order, "latent_frame": frames, "mass": np.concatenate(rows),
-            "per_chunk": np.stack(per_chunk), "per_block": np.nanmean(np.stack(blocks), axis=0)}
+            "per_chunk": np.stack(per_chunk), "per_block": _nanmean(np.stack(blocks), axis=0)}
 
 
 def _reorder(record: dict, order: list[str]) -> np.ndarray:
@@ -142,9 +150,9 @@ def run_attention(args) -> int:
     t = np.asarray(res["latent_frame"]) * 4 / FPS
     frame = np.minimum(np.asarray(res["latent_frame"]) * 4, len(yaw) - 1)
     back = is_back[frame]
-    summary = {n: {"mean": float(np.nanmean(res["mass"][:, i])),
-                   "while_back_shown": float(np.nanmean(res["mass"][back, i])) if back.any() else None,
-                   "while_front_shown": float(np.nanmean(res["mass"][t < T / 3, i]))}
+    summary = {n: {"mean": float(_nanmean(res["mass"][:, i])),
+                   "while_back_shown": float(_nanmean(res["mass"][back, i])) if back.any() else None,
+                   "while_front_shown": float(_nanmean(res["mass"][t < T / 3, i]))}
                for i, n in enumerate(names)}
     report = {"character": args.character, "seconds": T, "steps": args.steps, "anchors": args.anchors,
               "segments": names, "summary": summary, "latent_frame": res["latent_frame"],
