@@ -90,3 +90,22 @@ def test_segments_mux_exact_frames_and_audio(tmp_path):
         # records the exact length up to the muxer's rounding)
         assert abs(a.duration * a.time_base * 16000 - 13334) < 32, a.duration
     assert not list(tmp_path.glob(".o.mp4*"))
+
+
+@pytest.mark.parametrize("n, window", [(1, 7), (5, 7), (23, 7), (30, 64)])
+def test_streaming_vae_round_trip_equals_whole_video_encode(n, window):
+    """vae_round_trip (windows, causal caches carried over) = diffusers' encode of the whole video + the decoder."""
+    from pipeline_helpers import tiny_components
+
+    from gloria.pipelines.anchor_set import normalize_latents
+    from gloria.pipelines.video_io import StreamingVAEDecoder, to_uint8_frames, vae_round_trip
+
+    vae = tiny_components("i2v", audio=False)["vae"]
+    frames = np.random.default_rng(n).integers(0, 255, (n, 32, 32, 3), dtype=np.uint8)
+    got = np.concatenate(list(vae_round_trip(vae, frames, window=window)))
+    g = -(-(n - 1) // 4) + 1
+    padded = np.concatenate([frames, np.repeat(frames[-1:], 4 * (g - 1) + 1 - n, 0)])
+    with torch.no_grad():
+        z = vae.encode(torch.from_numpy(padded).permute(3, 0, 1, 2)[None].float() / 127.5 - 1).latent_dist.mode()
+        ref = to_uint8_frames(StreamingVAEDecoder(vae).decode(normalize_latents(vae, z.float())))[:n]
+    assert got.shape == frames.shape and np.array_equal(got, ref)

@@ -118,26 +118,82 @@ class StreamingVAEDecoder:
         return dec
 
 
-@torch.no_grad()
-def vae_round_trip(vae, frames: np.ndarray, latent_block: int = 16) -> np.ndarray:
-    """The VAE ceiling: true frames `[N, H, W, 3]` uint8 -> encode (one causal sequence, posterior mode) -> decode
-    exactly as the pipeline does (`StreamingVAEDecoder`) -> `[N, H, W, 3]` uint8. A model whose video goes
-    through this VAE cannot score above these frames; the last frame is repeated to fill the last latent frame."""
-    from diffusers.utils.torch_utils import get_module_execution_device
+class StreamingVAEEncoder:
+    """Encode a video a few frames at a time, with Wan's causal encoder caches carried over: the latents are
+    those of `AutoencoderKLWan.encode` on the whole video (frame 0 alone, then groups of 4), posterior mode,
+    normalised. Frames that do not complete a latent frame wait for the next call (or `flush`)."""
 
-    from gloria.pipelines.anchor_set import normalize_latents
+    def __init__(self, vae):
+        if vae.use_tiling:
+            raise ValueError("StreamingVAEEncoder does not tile; call vae.disable_tiling() for the round trip")
+        self.vae = vae
+        self.cache = [None] * vae._cached_conv_counts["encoder"]
+        self.frames_done = 0
+        self.pending: torch.Tensor | None = None  # [1, 3, <4, H, W] frames waiting for their latent frame
 
-    n = frames.shape[0]
-    g = -(-(n - 1) // 4) + 1
-    x = np.concatenate([frames, np.repeat(frames[-1:], 4 * (g - 1) + 1 - n, axis=0)])
-    device = get_module_execution_device(vae)
-    video = torch.from_numpy(x).permute(3, 0, 1, 2)[None].to(device, vae.dtype) / 127.5 - 1.0  # [1, 3, N', H, W]
-    z = normalize_latents(vae, vae.encode(video).latent_dist.mode().float())
-    del video
-    decoder, out = StreamingVAEDecoder(vae), []
-    for a in range(0, z.shape[2], latent_block):
-        out.append(to_uint8_frames(decoder.decode(z[:, :, a: a + latent_block])))
-    return np.concatenate(out)[:n]
+    @torch.no_grad()
+    def encode(self, video: torch.Tensor) -> torch.Tensor | None:
+        """`[1, 3, n, H, W]` in [-1, 1] (the next n frames) -> normalised latents `[1, C, g, h, w]` (None if g = 0)."""
+        from diffusers.models.autoencoders.autoencoder_kl_wan import patchify
+        from diffusers.models.autoencoders.vae import DiagonalGaussianDistribution
+
+        from gloria.pipelines.anchor_set import normalize_latents
+
+        vae = self.vae
+        x = video.to(next(vae.parameters()).device, vae.dtype)
+        if self.pending is not None:
+            x = torch.cat([self.pending, x], dim=2)
+        if vae.config.patch_size is not None:
+            x = patchify(x, patch_size=vae.config.patch_size)
+        groups, i = [], 0
+        while i < x.shape[2]:
+            size = 1 if self.frames_done == 0 else 4
+            if x.shape[2] - i < size:
+                break
+            groups.append(vae.encoder(x[:, :, i: i + size], feat_cache=self.cache, feat_idx=[0]))
+            self.frames_done += size
+            i += size
+        rest = x[:, :, i:]
+        if vae.config.patch_size is not None and rest.shape[2]:
+            from diffusers.models.autoencoders.autoencoder_kl_wan import unpatchify
+
+            rest = unpatchify(rest, patch_size=vae.config.patch_size)
+        self.pending = rest if rest.shape[2] else None
+        if not groups:
+            return None
+        z = DiagonalGaussianDistribution(vae.quant_conv(torch.cat(groups, dim=2))).mode()
+        return normalize_latents(vae, z.float())
+
+    def flush(self) -> torch.Tensor | None:
+        """Encode the waiting frames, the last one repeated to fill their latent frame."""
+        if self.pending is None:
+            return None
+        p, self.pending = self.pending, None
+        return self.encode(torch.cat([p, p[:, :, -1:].expand(-1, -1, 4 - p.shape[2], -1, -1)], dim=2))
+
+
+def vae_round_trip(vae, frames, num_frames: int | None = None, window: int = 64):
+    """The VAE ceiling: true frames -> encode -> decode exactly as the pipeline does (`StreamingVAEDecoder`).
+
+    A model whose video goes through this VAE cannot score above these frames. `frames` is `[N, H, W, 3]`
+    uint8, or a function `(a, b) -> frames a..b-1` with `num_frames` = N. Yields `[t, H, W, 3]` uint8 windows in
+    order (N frames in all), so memory stays flat in the video length; the last frame is repeated to fill
+    the last latent frame."""
+    n = len(frames) if num_frames is None else int(num_frames)
+    get = frames if callable(frames) else (lambda a, b: frames[a:b])
+    enc, dec = StreamingVAEEncoder(vae), StreamingVAEDecoder(vae)
+    done = 0
+    with torch.no_grad():
+        for a in range(0, n, window):
+            x = torch.from_numpy(np.ascontiguousarray(get(a, min(n, a + window)))).permute(3, 0, 1, 2)[None]
+            z = enc.encode(x.float() / 127.5 - 1.0)
+            if a + window >= n:
+                tail = enc.flush()
+                z = tail if z is None else z if tail is None else torch.cat([z, tail], dim=2)
+            if z is not None:
+                out = to_uint8_frames(dec.decode(z))[: n - done]
+                done += len(out)
+                yield out
 
 
 def to_uint8_frames(video: torch.Tensor) -> np.ndarray:

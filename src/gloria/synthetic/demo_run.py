@@ -86,34 +86,65 @@ def demo_call(k: int, seconds: float, steps: int, guidance: float, seed: int,
     return (ch, sc, script, truth), given, kwargs
 
 
+def sheet_frames(seconds: float) -> list[int]:
+    """Frame indices of the contact sheet's columns (`sheet_times`)."""
+    n = int(round(seconds * FPS))
+    return [min(n - 1, int(round(t * FPS))) for _, t in sheet_times(seconds)]
+
+
+class _Keep:
+    """Keeps the frames at `indices` of a video that arrives window by window."""
+
+    def __init__(self, indices):
+        self.indices, self.frames, self.n = set(indices), {}, 0
+
+    def __call__(self, frames):
+        for j in self.indices:
+            if self.n <= j < self.n + len(frames):
+                self.frames[j] = frames[j - self.n].copy()
+        self.n += len(frames)
+
+
 def generate(pipe, k: int, seconds: float, out: str | None, steps: int, guidance: float, seed: int,
-             use: tuple[str, ...] = ("global", "view", "expr"), progress: bool = True, return_frames: bool = False):
+             use: tuple[str, ...] = ("global", "view", "expr"), progress: bool = True, keep: list[int] | None = None):
     """Generate character `k` for `seconds` and score it against the truth; returns the report dict
-    (and the generated frames `[N, H, W, 3]` uint8 with `return_frames`)."""
-    from gloria.synthetic.metrics import score_against_truth, summarize
+    (and, with `keep`, the generated frames at those indices: {index: [H, W, 3] uint8}).
+
+    Frames are scored as each chunk is written (`TruthScorer`): nothing of the generated video is held."""
+    from gloria.synthetic.metrics import TruthScorer, summarize
 
     (ch, sc, script, truth), given, kwargs = demo_call(k, seconds, steps, guidance, seed, use)
+    scorer, kept = TruthScorer(truth, ch, sc, given), _Keep(keep or [])
+
+    def on_chunk(p, i, info):
+        scorer.add(info["frames"])
+        kept(info["frames"])
+
     t0 = time.perf_counter()
-    res = pipe(**kwargs, output_path=out, save_state=False, return_frames=True, progress=progress)
+    res = pipe(**kwargs, output_path=out, save_state=False, progress=progress, callback_on_chunk_end=on_chunk)
     gen_s = time.perf_counter() - t0
-    scores = score_against_truth(res.frames, truth, ch, sc, given)
+    scores = scorer.result()
     report = {"character": HELD_OUT_SEED + k, "seconds": res.seconds, "frames": res.num_frames, "chunks": res.num_chunks,
               "generate_s": round(gen_s, 1), "output": res.path, "summary": summarize(scores), "metrics": scores}
-    return (report, res.frames) if return_frames else report
+    return (report, kept.frames) if keep is not None else report
 
 
-def vae_ceiling(pipe, k: int, seconds: float, use: tuple[str, ...] = ("global", "view", "expr")) -> tuple[dict, object]:
+def vae_ceiling(pipe, k: int, seconds: float, use: tuple[str, ...] = ("global", "view", "expr"),
+                keep: list[int] | None = None) -> tuple[dict, dict]:
     """The true video of character `k` through the pipeline's VAE (encode + streaming decode), scored like a model.
 
     No model whose video is decoded by this VAE can beat these numbers: they separate what the transformer
-    loses from what the VAE loses. Returns (summary, frames)."""
+    loses from what the VAE loses. Streams window by window. Returns (summary, {index: frame} for `keep`)."""
     from gloria.pipelines.video_io import vae_round_trip
-    from gloria.synthetic.metrics import score_against_truth, summarize
+    from gloria.synthetic.metrics import TruthScorer, summarize
 
     ch, sc, script, truth, images = character_world(k, seconds)
-    frames = vae_round_trip(pipe.vae, truth.frames)
     given = {name: images[name] for name in images if name.startswith(use)} if use else {}
-    return summarize(score_against_truth(frames, truth, ch, sc, given)), frames
+    scorer, kept = TruthScorer(truth, ch, sc, given), _Keep(keep or [])
+    for frames in vae_round_trip(pipe.vae, truth.frames):
+        scorer.add(frames)
+        kept(frames)
+    return summarize(scorer.result()), kept.frames
 
 
 def sheet_times(seconds: float) -> list[tuple[str, float]]:
@@ -123,8 +154,9 @@ def sheet_times(seconds: float) -> list[tuple[str, float]]:
             ("turning back", 2 * T / 3 + 0.75), ("end (happy)", T - 0.5)]
 
 
-def write_sheet(path: str | Path, seconds: float, rows: list[tuple[str, object]], scale: int = 2) -> Path:
-    """A contact sheet PNG: one labelled row per video (`[N, H, W, 3]` uint8), columns at `sheet_times`.
+def write_sheet(path: str | Path, seconds: float, rows: list[tuple[str, dict]], scale: int = 2) -> Path:
+    """A contact sheet PNG: one labelled row per video ({frame index: [H, W, 3] uint8} at `sheet_frames`),
+    columns at `sheet_times`.
 
     Written to a temporary name and renamed, so a crash never leaves a half-written picture."""
     import os
@@ -133,8 +165,8 @@ def write_sheet(path: str | Path, seconds: float, rows: list[tuple[str, object]]
     from PIL import Image, ImageDraw
 
     cols = sheet_times(seconds)
-    n = min(f.shape[0] for _, f in rows)
-    h, w = rows[0][1].shape[1] * scale, rows[0][1].shape[2] * scale
+    idx = sheet_frames(seconds)
+    h, w = (d * scale for d in np.asarray(rows[0][1][idx[0]]).shape[:2])
     left, top, pad = 230, 22, 4
     sheet = Image.new("RGB", (left + len(cols) * (w + pad), top + len(rows) * (h + pad)), "white")
     draw = ImageDraw.Draw(sheet)
@@ -144,9 +176,8 @@ def write_sheet(path: str | Path, seconds: float, rows: list[tuple[str, object]]
         y = top + i * (h + pad)
         for line_no, line in enumerate(label.split("\n")):
             draw.text((6, y + 6 + 14 * line_no), line, fill="black")
-        for j, (_, t) in enumerate(cols):
-            idx = min(n - 1, int(round(t * FPS)))
-            img = Image.fromarray(np.asarray(frames[idx])).resize((w, h), Image.NEAREST)
+        for j, i_frame in enumerate(idx):
+            img = Image.fromarray(np.asarray(frames[i_frame])).resize((w, h), Image.NEAREST)
             sheet.paste(img, (left + j * (w + pad), y))
     path = Path(path)
     tmp = path.with_name(path.stem + ".part.png")
@@ -177,15 +208,17 @@ def run_demo(args) -> int:
     t0 = time.perf_counter()
     pipe = load_pipeline(args.weights)
     use = ANCHOR_CHOICES[args.anchors]
+    keep = sheet_frames(args.seconds)
     run = dict(k=args.character, seconds=args.seconds, steps=args.steps, guidance=args.guidance, seed=args.seed,
-               progress=not args.no_progress, return_frames=True)
+               progress=not args.no_progress, keep=keep)
     report, frames = generate(pipe, out=str(out), use=use, **run)
     report["anchors"] = args.anchors
     truth = character_world(args.character, args.seconds)[3].frames
-    ceiling, ceiling_frames = vae_ceiling(pipe, args.character, args.seconds, use)
+    ceiling, ceiling_frames = vae_ceiling(pipe, args.character, args.seconds, use, keep)
     report["vae_ceiling"] = ceiling  # the true video through the VAE: what no model with this VAE can beat
-    rows = [("truth", truth), ("VAE round trip (ceiling)\n" + _psnrs(ceiling), ceiling_frames),
+    rows = [("truth", {i: truth[i] for i in keep}), ("VAE round trip (ceiling)\n" + _psnrs(ceiling), ceiling_frames),
             (f"Gloria, anchors: {args.anchors}\n" + _psnrs(report["summary"]), frames)]
+    del truth
     if not args.no_compare and use:
         other, other_frames = generate(pipe, out=None, use=(), **run)
         report["without_anchors"] = other["summary"]

@@ -169,17 +169,19 @@ def anchor_classes(anchor_images: dict | None, first_class: str) -> list[str]:
 
 
 # -- yaw estimation ------------------------------------------------------------------------------------
-def estimate_yaw(frames: np.ndarray, truth: RenderedVideo, character: Character, scene: Scene) -> np.ndarray:
-    """Estimated yaw (deg, wrapped) of each frame [T]; NaN where the GT bbox is empty.
+def estimate_yaw(frames: np.ndarray, truth: RenderedVideo, character: Character, scene: Scene,
+                 start: int = 0) -> np.ndarray:
+    """Estimated yaw (deg, wrapped) of each frame [T] (video frames start..start+T-1); NaN where the GT bbox is empty.
 
     Frames sharing a GT state except yaw (expression, mouth rounded to 0.1, position) share one set of
     candidate renders (up to YAW_BATCH frames at a time); the distances of a batch to the candidates
     are two matrix products (|g|^2 is left out: it is the same for every candidate of a frame).
     """
     T, H, W, _ = frames.shape
-    states = states_for(truth.script, truth.fps, T, (H, W), np.round(truth.gt["mouth"][:T] * 10) / 10)
+    end = start + T
+    states = states_for(truth.script, truth.fps, end, (H, W), np.round(truth.gt["mouth"][:end] * 10) / 10)[start:]
     bg = render_background(scene, full_viewport((H, W)), (H, W))
-    masks = _box_masks(truth.gt["bbox"][:T], (H, W)).reshape(T, H * W)
+    masks = _box_masks(truth.gt["bbox"][start:end], (H, W)).reshape(T, H * W)
     visible = masks.any(1)
     keys = [(s.expression, s.mouth, s.x, s.ground, s.height) for s in states]
     groups: dict[tuple, list[int]] = {}
@@ -241,15 +243,21 @@ def mouth_opening(frames: np.ndarray, head_bbox: np.ndarray, yaw: np.ndarray, li
     return (_masked_mean(dark, window) + _masked_mean(dark | _colour_mask(frames, np.array(lips)), window)) / 2
 
 
-def _lip_sync(frames: np.ndarray, truth: RenderedVideo, character: Character) -> dict:
-    T = len(frames)
-    yaw = truth.gt["yaw"][:T].astype(np.float64)
-    front = np.flatnonzero((np.abs(yaw) < 45) & truth.gt["head_bbox"][:T].any(1))
-    est, est_true = (mouth_opening(f[front], truth.gt["head_bbox"][front], yaw[front], character.lips)
-                     for f in (frames, truth.frames))
+def _mouth_window(frames: np.ndarray, true: np.ndarray, truth: RenderedVideo, character: Character,
+                  start: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lip-sync inputs of video frames start..start+T-1: (front frame indices, estimate, estimate of the truth)."""
+    end = start + len(frames)
+    yaw = truth.gt["yaw"][start:end].astype(np.float64)
+    local = np.flatnonzero((np.abs(yaw) < 45) & truth.gt["head_bbox"][start:end].any(1))
+    hb = truth.gt["head_bbox"][start:end][local]
+    est, est_true = (mouth_opening(f[local], hb, yaw[local], character.lips) for f in (frames, true))
+    return local + start, est, est_true
+
+
+def _lip_sync_stats(front: np.ndarray, est: np.ndarray, est_true: np.ndarray, truth: RenderedVideo) -> dict:
     ok = np.isfinite(est)  # the window is empty only for a head of a pixel or two
     front, est, est_true = front[ok], est[ok], est_true[ok]
-    rms = frame_rms(truth.audio, truth.sample_rate, truth.fps, len(truth.frames))[front]
+    rms = frame_rms(truth.audio, truth.sample_rate, truth.fps, len(truth.gt["yaw"]))[front]
     # Remove each GT expression's mean (expressions such as surprise open the mouth without sound).
     group = np.unique(np.asarray(truth.gt["expression"])[front], return_inverse=True)[1]
     e, e_true, m, a = (_centre(np.asarray(x, np.float64), group)
@@ -268,62 +276,117 @@ def _centre(x: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 # -- the score -----------------------------------------------------------------------------------------
+SCORE_WINDOW = 256  # frames scored at a time: the scorer's working memory is bounded by this, not by T
+
+
+class TruthScorer:
+    """Scores a generated video against `truth` as its frames arrive (`add`), window by window.
+
+    Only per-frame numbers are kept between windows (a few floats per frame), so memory does not grow
+    with the video beyond them: `gloria demo` feeds each chunk's frames as the pipeline writes them.
+    `result()` gives exactly `score_against_truth` of the concatenated frames (definitions: module docstring).
+    `truth_frames(a, b)` -> the true frames a..b-1 (default: slices of `truth.frames`).
+    """
+
+    def __init__(self, truth: RenderedVideo, character: Character, scene: Scene,
+                 anchor_images: dict[str, np.ndarray] | None = None, chunk_seconds: float = 5.0,
+                 truth_frames=None):
+        _check_inputs(truth.frames[:1], truth, character, scene, anchor_images, chunk_seconds)
+        H, W = truth.frames.shape[1:3]
+        first = states_for(truth.script, truth.fps, 1, (H, W), truth.gt["mouth"][:1])[0]
+        if not np.array_equal(render_frame(character, scene, first, (H, W))[0], truth.frames[0]):
+            raise ValueError("truth was not rendered from this character and scene (frame 0 differs)")
+        self.truth, self.character, self.scene = truth, character, scene
+        self.anchor_images, self.chunk_seconds = anchor_images, float(chunk_seconds)
+        self.truth_frames = truth_frames or (lambda a, b: truth.frames[a:b])
+        self.n = 0
+        self._per: dict[str, list[np.ndarray]] = {k: [] for k in (
+            "psnr_char", "psnr_bg", "psnr_frame", "hist", "est", "front", "mouth", "mouth_true", "visible")}
+
+    def add(self, frames: np.ndarray) -> None:
+        """Score the next frames `[t, H, W, 3]` uint8 (any t; split internally into `SCORE_WINDOW`s)."""
+        total = len(self.truth.gt["yaw"])
+        if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.ndim != 4 \
+                or frames.shape[1:] != self.truth.frames.shape[1:]:
+            raise ValueError(f"frames must be uint8 [t, {', '.join(map(str, self.truth.frames.shape[1:]))}], got "
+                             f"{getattr(frames, 'dtype', type(frames).__name__)} {list(getattr(frames, 'shape', []))}")
+        if self.n + len(frames) > total:
+            raise ValueError(f"frames has {self.n + len(frames)} frames, more than the truth's {total}")
+        for a in range(0, len(frames), SCORE_WINDOW):
+            self._add_window(frames[a: a + SCORE_WINDOW])
+
+    def _add_window(self, frames: np.ndarray) -> None:
+        a = self.n
+        b = a + len(frames)
+        H, W = frames.shape[1:3]
+        true = self.truth_frames(a, b)
+        inside = _box_masks(self.truth.gt["bbox"][a:b], (H, W))
+        se = ((frames.astype(np.float32) - true.astype(np.float32)) ** 2).mean(-1)  # [t, H, W]
+        hist = 0.5 * np.abs(_histograms(frames, inside) - _histograms(true, inside)).sum(1)
+        hist[~inside.any((1, 2))] = np.nan
+        front, mouth, mouth_true = _mouth_window(frames, true, self.truth, self.character, a)
+        for k, v in (("psnr_char", psnr_db(_masked_mean(se, inside))), ("psnr_bg", psnr_db(_masked_mean(se, ~inside))),
+                     ("psnr_frame", psnr_db(se.mean((1, 2)))), ("hist", hist),
+                     ("est", estimate_yaw(frames, self.truth, self.character, self.scene, start=a)),
+                     ("front", front), ("mouth", mouth), ("mouth_true", mouth_true), ("visible", inside.any((1, 2)))):
+            self._per[k].append(v)
+        self.n = b
+
+    def result(self) -> dict:
+        if self.n == 0:
+            raise ValueError("no frames were scored")
+        truth, T = self.truth, self.n
+        H, W = truth.frames.shape[1:3]
+        per = {k: np.concatenate(v) for k, v in self._per.items()}
+        psnr_char, psnr_bg, psnr_frame, hist, est = (per[k] for k in ("psnr_char", "psnr_bg", "psnr_frame", "hist", "est"))
+        gt_yaw = truth.gt["yaw"][:T].astype(np.float64)
+        gt_view = np.asarray(truth.gt["viewpoint"][:T])
+        visible = per["visible"]
+        appearance = {}
+        for name, sel in [(v, gt_view == v) for v in VIEWPOINTS] + [("overall", np.ones(T, bool))]:
+            sel = sel & visible
+            appearance[name] = {"psnr_db": _mean(psnr_char[sel]), "hist_dist": _mean(hist[sel]),
+                                "n_frames": int(sel.sum())}
+
+        n_chunk = max(1, int(round(self.chunk_seconds * truth.fps)))
+        starts = np.arange(0, T, n_chunk)
+        centres = np.array([(s + min(s + n_chunk, T)) / 2 for s in starts]) / truth.fps
+        windows = {k: [_mean(v[s:s + n_chunk]) for s in starts]
+                   for k, v in (("frame", psnr_frame), ("background", psnr_bg), ("character", psnr_char))}
+        drift = {"chunk_seconds": self.chunk_seconds, "t_start_s": [float(s / truth.fps) for s in starts],
+                 **{f"psnr_{k}_db": v for k, v in windows.items()},
+                 "slope_db_per_min": {k: _slope_per_min(centres, np.array(v, float)) for k, v in windows.items()}}
+
+        est_view = np.where(visible, viewpoint_of_yaw(np.nan_to_num(est)), "")
+        n_vis = max(int(visible.sum()), 1)
+        err = np.abs(wrap_yaw(est - gt_yaw))
+        classes = anchor_classes(self.anchor_images, str(gt_view[0]))
+        copied = visible & (est_view != gt_view) & np.isin(est_view, classes)
+        turned = np.abs(wrap_yaw(gt_yaw - gt_yaw[0])) > 45
+        stuck = visible & turned & (np.abs(wrap_yaw(est - est[0])) <= 20)  # False everywhere if frame 0 is not visible
+        other = visible & (gt_view != gt_view[0])  # frames that should show another view than the first frame
+        first_view = float((other & (est_view == gt_view[0])).sum() / other.sum()) if other.any() else None
+        return {
+            "n_frames": T, "fps": float(truth.fps), "size": [H, W],
+            "appearance": appearance,
+            "drift": drift,
+            "yaw": {"mae_deg": _mean(err[visible]), "view_acc": float((est_view == gt_view)[visible].sum() / n_vis),
+                    "n_frames": int(visible.sum()), "estimated_deg": [finite_or_none(round(float(x), 2)) for x in est]},
+            "copy_paste": {"value": float(copied.sum() / n_vis), "anchor_classes": classes, "pose_stuck":
+                           float(stuck.sum() / n_vis), "turned_frac": float((turned & visible).sum() / n_vis),
+                           "first_view": first_view},
+            "lip_sync": _lip_sync_stats(per["front"], per["mouth"], per["mouth_true"], truth),
+        }
+
+
 def score_against_truth(frames: np.ndarray, truth: RenderedVideo, character: Character, scene: Scene,
                         anchor_images: dict[str, np.ndarray] | None = None, chunk_seconds: float = 5.0) -> dict:
     """Score generated `frames` (uint8 [T, H, W, 3], T <= len(truth.frames)) against `truth`, the true
     render of the same character/scene/script. Returns a JSON-able dict (definitions: module docstring)."""
     _check_inputs(frames, truth, character, scene, anchor_images, chunk_seconds)
-    T, H, W, _ = frames.shape
-    first = states_for(truth.script, truth.fps, 1, (H, W), truth.gt["mouth"][:1])[0]
-    if not np.array_equal(render_frame(character, scene, first, (H, W))[0], truth.frames[0]):
-        raise ValueError("truth was not rendered from this character and scene (frame 0 differs)")
-    true = truth.frames[:T]
-    gt_yaw = truth.gt["yaw"][:T].astype(np.float64)
-    gt_view = np.asarray(truth.gt["viewpoint"][:T])
-    inside = _box_masks(truth.gt["bbox"][:T], (H, W))
-    visible = inside.any((1, 2))
-    se = ((frames.astype(np.float32) - true.astype(np.float32)) ** 2).mean(-1)  # [T, H, W]
-    psnr_char = psnr_db(_masked_mean(se, inside))
-    psnr_bg = psnr_db(_masked_mean(se, ~inside))
-    psnr_frame = psnr_db(se.mean((1, 2)))
-    hist = 0.5 * np.abs(_histograms(frames, inside) - _histograms(true, inside)).sum(1)
-    hist[~visible] = np.nan
-
-    appearance = {}
-    for name, sel in [(v, gt_view == v) for v in VIEWPOINTS] + [("overall", np.ones(T, bool))]:
-        sel = sel & visible
-        appearance[name] = {"psnr_db": _mean(psnr_char[sel]), "hist_dist": _mean(hist[sel]), "n_frames": int(sel.sum())}
-
-    n_chunk = max(1, int(round(chunk_seconds * truth.fps)))
-    starts = np.arange(0, T, n_chunk)
-    centres = np.array([(s + min(s + n_chunk, T)) / 2 for s in starts]) / truth.fps
-    per = {k: [_mean(v[s:s + n_chunk]) for s in starts]
-           for k, v in (("frame", psnr_frame), ("background", psnr_bg), ("character", psnr_char))}
-    drift = {"chunk_seconds": float(chunk_seconds), "t_start_s": [float(s / truth.fps) for s in starts],
-             **{f"psnr_{k}_db": v for k, v in per.items()},
-             "slope_db_per_min": {k: _slope_per_min(centres, np.array(v, float)) for k, v in per.items()}}
-
-    est = estimate_yaw(frames, truth, character, scene)
-    est_view = np.where(visible, viewpoint_of_yaw(np.nan_to_num(est)), "")
-    n_vis = max(int(visible.sum()), 1)
-    err = np.abs(wrap_yaw(est - gt_yaw))
-    classes = anchor_classes(anchor_images, str(gt_view[0]))
-    copied = visible & (est_view != gt_view) & np.isin(est_view, classes)
-    turned = np.abs(wrap_yaw(gt_yaw - gt_yaw[0])) > 45
-    stuck = visible & turned & (np.abs(wrap_yaw(est - est[0])) <= 20)  # False everywhere if frame 0 is not visible
-    other = visible & (gt_view != gt_view[0])  # frames that should show another view than the first frame
-    first_view = float((other & (est_view == gt_view[0])).sum() / other.sum()) if other.any() else None
-    return {
-        "n_frames": T, "fps": float(truth.fps), "size": [H, W],
-        "appearance": appearance,
-        "drift": drift,
-        "yaw": {"mae_deg": _mean(err[visible]), "view_acc": float((est_view == gt_view)[visible].sum() / n_vis),
-                "n_frames": int(visible.sum()), "estimated_deg": [finite_or_none(round(float(x), 2)) for x in est]},
-        "copy_paste": {"value": float(copied.sum() / n_vis), "anchor_classes": classes, "pose_stuck":
-                       float(stuck.sum() / n_vis), "turned_frac": float((turned & visible).sum() / n_vis),
-                       "first_view": first_view},
-        "lip_sync": _lip_sync(frames, truth, character),
-    }
+    scorer = TruthScorer(truth, character, scene, anchor_images, chunk_seconds)
+    scorer.add(frames)
+    return scorer.result()
 
 
 def summarize(d: dict) -> dict:
