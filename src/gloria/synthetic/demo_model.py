@@ -349,7 +349,7 @@ def measure(weights: str | os.PathLike, reference_runs: dict | None = None) -> P
     import tempfile
     import time
 
-    from gloria.synthetic.demo_run import generate
+    from gloria.synthetic.demo_run import generate, vae_ceiling
 
     pipe = load_pipeline(weights)
     res = {}
@@ -358,7 +358,8 @@ def measure(weights: str | os.PathLike, reference_runs: dict | None = None) -> P
             t0 = time.perf_counter()
             r = generate(pipe, 0, seconds, str(Path(d) / "demo.mp4"), steps, 3.5, seed, progress=False)
         res[name] = {**r["summary"], "seconds": seconds, "steps": steps, "seed": seed,
-                     "wall_s": round(time.perf_counter() - t0, 1)}
+                     "wall_s": round(time.perf_counter() - t0, 1),
+                     "vae_ceiling": vae_ceiling(pipe, 0, seconds)[0]}  # the true video through the VAE
     out = Path(weights) / "metrics.json"
     _write_json(out, res)
     return out

@@ -130,11 +130,12 @@ def generate(pipe, k: int, seconds: float, out: str | None, steps: int, guidance
 
 
 def vae_ceiling(pipe, k: int, seconds: float, use: tuple[str, ...] = ("global", "view", "expr"),
-                keep: list[int] | None = None) -> tuple[dict, dict]:
+                keep: list[int] | None = None, detailed: bool = False):
     """The true video of character `k` through the pipeline's VAE (encode + streaming decode), scored like a model.
 
     No model whose video is decoded by this VAE can beat these numbers: they separate what the transformer
-    loses from what the VAE loses. Streams window by window. Returns (summary, {index: frame} for `keep`)."""
+    loses from what the VAE loses. Streams window by window. Returns (summary, {index: frame} for `keep`)
+    (+ the full metrics with `detailed`)."""
     from gloria.pipelines.video_io import vae_round_trip
     from gloria.synthetic.metrics import TruthScorer, summarize
 
@@ -144,7 +145,8 @@ def vae_ceiling(pipe, k: int, seconds: float, use: tuple[str, ...] = ("global", 
     for frames in vae_round_trip(pipe.vae, truth.frames):
         scorer.add(frames)
         kept(frames)
-    return summarize(scorer.result()), kept.frames
+    d = scorer.result()
+    return (summarize(d), kept.frames, d) if detailed else (summarize(d), kept.frames)
 
 
 def sheet_times(seconds: float) -> list[tuple[str, float]]:
