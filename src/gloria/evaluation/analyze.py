@@ -115,16 +115,10 @@ def run_attention(args) -> int:
     from gloria.evaluation.attention import AnchorAttentionProbe
     from gloria.pipelines.chunking import plan_chunks
     from gloria.synthetic.demo_model import load_pipeline
-    from gloria.synthetic.demo_run import ANCHOR_CHOICES, CHUNK_FRAMES, FPS, demo_call
+    from gloria.synthetic.demo_run import ANCHOR_CHOICES, CHUNK_FRAMES, FPS, check_run_args, demo_call
     from gloria.synthetic.render import viewpoint_of_yaw
 
-    out = Path(args.out)
-    if out.suffix.lower() != ".png":
-        raise ValueError(f"--out {out}: must end in .png")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"--out {out}: folder {out.parent} does not exist")
-    if args.seconds < 6:
-        raise ValueError(f"--seconds must be >= 6 (the turn-around script needs it), got {args.seconds}")
+    out = check_run_args(args, ".png")
     torch.manual_seed(args.seed)
     pipe = load_pipeline(args.weights)
     (ch, sc, script, truth), _, kwargs = demo_call(args.character, args.seconds, args.steps, args.guidance, args.seed,

@@ -194,18 +194,25 @@ def _text_len() -> int:
     return TEXT_LEN
 
 
+def check_run_args(args, suffix: str) -> Path:
+    """The checks `gloria demo` and `gloria analyze attention` share: `--out` ends in `suffix` in an existing
+    folder, `--seconds` >= 6. Returns `--out` as a Path."""
+    out = Path(args.out)
+    if out.suffix.lower() != suffix:
+        raise ValueError(f"--out {out}: must end in {suffix}")
+    if not out.parent.is_dir():
+        raise FileNotFoundError(f"--out {out}: folder {out.parent} does not exist")
+    if args.seconds < 6:
+        raise ValueError(f"--seconds must be >= 6 (the turn-around script needs it), got {args.seconds}")
+    return out
+
+
 def run_demo(args) -> int:
     import torch
 
     from gloria.synthetic.demo_model import load_pipeline
 
-    out = Path(args.out)
-    if out.suffix.lower() != ".mp4":
-        raise ValueError(f"--out {out}: must end in .mp4")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"--out {out}: folder {out.parent} does not exist")
-    if args.seconds < 6:
-        raise ValueError(f"--seconds must be >= 6 (the turn-around script needs it), got {args.seconds}")
+    out = check_run_args(args, ".mp4")
     torch.manual_seed(args.seed)
     t0 = time.perf_counter()
     pipe = load_pipeline(args.weights)
