@@ -65,7 +65,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    import json
     from pathlib import Path
 
     from gloria.cli import UserError
@@ -96,11 +95,9 @@ def run(args) -> int:
     from gloria.pipelines.pipeline_gloria import GloriaPipeline
 
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[args.dtype]
-    cls_name = json.loads(index.read_text()).get("_class_name")
-    if cls_name == "GloriaPipeline":
-        pipe = GloriaPipeline.from_pretrained(model, torch_dtype=dtype)
-    else:
-        pipe = GloriaPipeline.from_wan(model, args.wav2vec2, torch_dtype=dtype)
+    # a saved GloriaPipeline, or a Wan folder (converted on the fly): GloriaPipeline.from_pretrained decides
+    extra = {} if args.wav2vec2 is None else {"wav2vec2_path": args.wav2vec2}
+    pipe = GloriaPipeline.from_pretrained(model, torch_dtype=dtype, **extra)
     if dtype != torch.float32:  # Wan keeps the VAE and CLIP in fp32
         pipe.vae.to(torch.float32)
         if pipe.image_encoder is not None:
